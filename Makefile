@@ -1,0 +1,58 @@
+# onemap — `make demo` sets everything up and serves; `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ONEMAP := $(VENV)/bin/onemap
+PORT   ?= 5000
+export ONEMAP_PORT ?= $(PORT)
+
+.PHONY: help demo test venv system-deps db data publish maps serve lint bench clean stop
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+demo: publish maps ## set up everything (venv, PostGIS, data, API config, maps) and serve
+	@echo "One Map site:  file://$(CURDIR)/site/index.html"
+	@echo "OGC API:       http://127.0.0.1:$(PORT)/collections"
+	$(ONEMAP) serve --port $(PORT)
+
+test: system-deps venv ## run the test suite (starts the project's PostGIS and pygeoapi itself)
+	$(PY) -m pytest -q
+
+system-deps: ## install PostgreSQL/PostGIS, GDAL and Chromium from Debian when missing (root)
+	@scripts/system-deps chromium
+
+venv: $(VENV)/.installed ## create the Python >= 3.12 virtualenv with onemap installed
+
+$(VENV)/.installed: pyproject.toml
+	@py=$$(scripts/find-python) || exit 1; \
+	  [ -x $(PY) ] || $$py -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+db: system-deps venv ## start the project's PostGIS cluster (.onemap/, port 55432) and build the schema
+	$(ONEMAP) db up
+
+data: db ## prepare the demo data (etl/) and load every layer
+	$(ONEMAP) load-demo
+
+publish: data ## generate pygeoapi.yml from layers/ and the loaded data
+	$(ONEMAP) publish
+
+maps: data ## write the public web maps to site/
+	$(ONEMAP) maps --output site
+
+serve: ## serve the OGC APIs on 127.0.0.1:$(PORT)
+	$(ONEMAP) serve --port $(PORT)
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check onemap etl tests bench
+
+stop: ## stop the project's PostGIS cluster
+	-$(ONEMAP) db down
+
+clean: stop ## remove the venv, the cluster, generated data and the site
+	rm -rf $(VENV) .onemap build site

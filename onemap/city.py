@@ -1,0 +1,39 @@
+"""The city this deployment serves (``config/city.yaml``)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from onemap.settings import project_root
+
+
+class City(BaseModel):
+    """Facts about the city: extent, metric CRS, map centre."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    province: str
+    kemendagri_code: str
+    bps_code: str
+    bbox: tuple[float, float, float, float]
+    extent_margin_deg: float
+    metric_crs: int
+    center: tuple[float, float]
+    area_km2_bps: float
+
+    def contains_bounds(self, minx: float, miny: float, maxx: float, maxy: float) -> bool:
+        """Whether a lon/lat box lies within the city extent plus the margin."""
+        m = self.extent_margin_deg
+        x0, y0, x1, y1 = self.bbox
+        return minx >= x0 - m and maxx <= x1 + m and miny >= y0 - m and maxy <= y1 + m
+
+
+@cache
+def get_city() -> City:
+    """The city described by config/city.yaml."""
+    path = project_root() / "config" / "city.yaml"
+    return City.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -1,0 +1,222 @@
+"""The ``onemap`` command: parses arguments and calls the modules that do the work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onemap.errors import UserError
+
+app = typer.Typer(
+    help="onemap: a city's One Map — PostGIS, OGC APIs, public maps.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Install PostGIS if needed, start the project cluster, create roles, schemas, tables."""
+    from onemap.db import schema
+
+    try:
+        out.print(schema.up())
+    except UserError as exc:
+        _fail(exc)
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the project cluster."""
+    from onemap.db import cluster
+    from onemap.settings import DbSettings
+
+    out.print("stopped" if cluster.stop(DbSettings()) else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the cluster runs and what each layer table holds."""
+    from onemap.db import cluster
+    from onemap.db.connect import is_external
+    from onemap.settings import DbSettings
+    from onemap.status import layer_counts
+
+    settings = DbSettings()
+    if not is_external():
+        cl = cluster.Cluster(settings)
+        running = cl.is_running()
+        out.print(
+            f"cluster {cl.data_dir} port {settings.port}: {'running' if running else 'stopped'}"
+        )
+        if not running:
+            raise typer.Exit(1)
+    try:
+        table = Table("layer", "features", "last load", "status")
+        for row in layer_counts(settings):
+            table.add_row(*(str(v) for v in row))
+        out.print(table)
+    except UserError as exc:
+        _fail(exc)
+
+
+@db_app.command("rebuild")
+def db_rebuild(layer: str) -> None:
+    """Drop and recreate one layer's table after its layer file changed (drops its data)."""
+    from onemap.db import schema
+    from onemap.db.connect import owner_conninfo
+    from onemap.layers import get_layer
+
+    try:
+        schema.rebuild_table(get_layer(layer), owner_conninfo())
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+    out.print(f"rebuilt onemap.{layer}")
+
+
+@app.command("load")
+def load(
+    layer: Annotated[str, typer.Argument(help="layer id, as in layers/index.yaml")],
+    path: Annotated[Path, typer.Argument(help="GeoJSON, Shapefile (.shp/.zip), GeoPackage, CSV…")],
+    layer_name: Annotated[
+        str | None, typer.Option("--layer", help="layer inside a multi-layer file")
+    ] = None,
+    source_crs: Annotated[
+        str | None, typer.Option(help="CRS when the file declares none, e.g. EPSG:32749")
+    ] = None,
+) -> None:
+    """Validate a file and publish it as the layer's new version (all or nothing)."""
+    from onemap.etl.load import load_layer
+    from onemap.layers import get_layer
+
+    try:
+        res = load_layer(
+            get_layer(layer),
+            path,
+            layer_name=layer_name,
+            source_crs=source_crs,
+            notify=lambda m: err.print(m),
+        )
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+    out.print(
+        f"{layer}: loaded {res.rows_loaded} of {res.rows_read} rows from {path} "
+        f"(run {res.load_id}; {res.rows_rejected} rejected, "
+        f"{res.rows_repaired} geometries repaired)"
+    )
+    if res.rejects:
+        table = Table("row", "field", "value", "reason", title="rejected rows (first 20)")
+        for r in res.rejects[:20]:
+            table.add_row(str(r.row), r.field or "", r.value or "", r.reason)
+        out.print(table)
+
+
+@app.command("load-demo")
+def load_demo(
+    data_dir: Annotated[Path, typer.Option(help="where the prepared demo files go")] = Path(
+        "build/demo"
+    ),
+    regenerate: bool = typer.Option(False, help="rebuild the demo files even if present"),
+) -> None:
+    """Prepare the bundled demo data (etl/) and load every layer from it."""
+    from onemap.etl.load import load_layer
+    from onemap.layers import load_layers
+    from onemap.settings import project_root
+
+    layers = load_layers()
+    data_dir = data_dir if data_dir.is_absolute() else project_root() / data_dir
+    if regenerate or any(
+        not (data_dir / lyr.demo_file).exists() for lyr in layers.values() if lyr.demo_file
+    ):
+        out.print(f"preparing demo data in {data_dir} …")
+        subprocess.run(
+            [sys.executable, "-m", "etl.demo", str(data_dir)], cwd=project_root(), check=True
+        )
+    for layer in layers.values():
+        if not layer.demo_file:
+            continue
+        try:
+            res = load_layer(layer, data_dir / layer.demo_file)
+        except UserError as exc:
+            _fail(exc)
+        out.print(
+            f"{layer.id:18} {res.rows_loaded:7d} features "
+            f"(run {res.load_id}, {res.rows_rejected} rejected)"
+        )
+
+
+@app.command("publish")
+def publish(
+    output: Annotated[Path | None, typer.Option(help="where to write the pygeoapi config")] = None,
+) -> None:
+    """Generate pygeoapi.yml from layers/ with extents computed from the data."""
+    from onemap.publish import write_config
+
+    try:
+        path = write_config(output)
+    except UserError as exc:
+        _fail(exc)
+    out.print(f"wrote {path}")
+
+
+@app.command("serve")
+def serve(
+    port: Annotated[int | None, typer.Option(help="port (default ONEMAP_PORT or 5000)")] = None,
+    workers: Annotated[int | None, typer.Option(help="gunicorn workers")] = None,
+) -> None:
+    """Serve the OGC APIs (pygeoapi under gunicorn) in the foreground."""
+    from onemap.serve import run_foreground
+
+    try:
+        run_foreground(port=port, workers=workers)
+    except UserError as exc:
+        _fail(exc)
+
+
+@app.command("maps")
+def maps(
+    output: Annotated[Path, typer.Option(help="site folder")] = Path("site"),
+    basemap: Annotated[str, typer.Option(help="osm or none (offline)")] = "osm",
+) -> None:
+    """Write the public web maps (site/) from the published layers."""
+    from onemap.publish_maps import write_site
+
+    try:
+        pages = write_site(output, basemap=basemap)
+    except UserError as exc:
+        _fail(exc)
+    out.print(f"wrote {len(pages)} pages to {output}")
+
+
+@app.command("layers")
+def layers_cmd() -> None:
+    """List the layers defined in layers/."""
+    from onemap.layers import load_layers
+
+    table = Table("id", "title", "geometry", "fields", "synthetic")
+    for lyr in load_layers().values():
+        table.add_row(
+            lyr.id,
+            lyr.title_en,
+            lyr.geometry.type,
+            str(len(lyr.fields)),
+            "yes" if lyr.synthetic else "",
+        )
+    out.print(table)
+
+
+if __name__ == "__main__":
+    app()

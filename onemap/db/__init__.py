@@ -1,0 +1,1 @@
+"""Database: the project-run cluster, connections, schema from the layer files."""

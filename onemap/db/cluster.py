@@ -1,0 +1,205 @@
+"""The project-run PostgreSQL/PostGIS cluster: install, initdb, start, stop, status.
+
+The cluster lives in a project-owned folder (``.onemap/pg`` by default) on its own port.
+``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` system
+user (``runuser``), with its folders owned by that user. Local socket connections are
+trusted but the socket is mode 0700, so only that user (and root) can use it; TCP
+connections on 127.0.0.1 need a password (scram-sha-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from onemap.errors import UserError
+from onemap.settings import DbSettings
+
+DEBIAN_PACKAGES = ("postgresql-15", "postgresql-15-postgis-3", "gdal-bin")
+POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+SERVICE_USER = "postgres"
+
+
+def is_root() -> bool:
+    """Whether we run as root (and so must drop to the postgres user)."""
+    return os.geteuid() == 0
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Paths and port of the project-run cluster."""
+
+    settings: DbSettings
+
+    @property
+    def base(self) -> Path:
+        """Folder holding data, socket and log.
+
+        The postgres user must be able to reach it; root's home is mode 700, so a
+        checkout there falls back to a per-checkout folder under /var/tmp.
+        """
+        base = self.settings.state_dir / "pg"
+        if is_root() and not _reachable_by_service_user(self.settings.state_dir):
+            digest = hashlib.sha256(str(self.settings.state_dir).encode()).hexdigest()[:12]
+            base = Path("/var/tmp") / f"onemap-{digest}" / "pg"
+        return base
+
+    @property
+    def data_dir(self) -> Path:
+        """PGDATA."""
+        return self.base / "data"
+
+    @property
+    def socket_dir(self) -> Path:
+        """Unix socket folder (also the host for superuser connections)."""
+        return self.base / "run"
+
+    @property
+    def log_file(self) -> Path:
+        """Server log."""
+        return self.base / "log" / "postgres.log"
+
+    def bin(self, name: str) -> str:
+        """Path of a PostgreSQL server binary (the packaged ones, not /usr/local/bin)."""
+        return str(self.settings.pg_bin / name)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a server binary, as the postgres user when we are root."""
+        cmd = list(args)
+        if is_root():
+            cmd = ["runuser", "-u", SERVICE_USER, "--", *cmd]
+        return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+    def is_running(self) -> bool:
+        """Whether pg_ctl reports a running server on our data directory."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        return (
+            self.run(self.bin("pg_ctl"), "status", "-D", str(self.data_dir), check=False).returncode
+            == 0
+        )
+
+    def superuser_conninfo(self) -> dict[str, str | int]:
+        """libpq parameters for the superuser over the unix socket."""
+        return {
+            "host": str(self.socket_dir),
+            "port": self.settings.port,
+            "user": SERVICE_USER,
+            "dbname": "postgres",
+        }
+
+
+def _reachable_by_service_user(path: Path) -> bool:
+    probe = path if path.exists() else path.parent
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return True
+    res = subprocess.run(
+        ["runuser", "-u", SERVICE_USER, "--", "test", "-x", str(probe)],
+        capture_output=True,
+        check=False,
+    )
+    return res.returncode == 0
+
+
+def ensure_packages(settings: DbSettings) -> None:
+    """Install PostgreSQL 15 + PostGIS 3 from Debian when missing (root only)."""
+    have_server = (settings.pg_bin / "initdb").exists()
+    if have_server and POSTGIS_CONTROL.exists() and shutil.which("ogr2ogr"):
+        return
+    if not is_root() or not shutil.which("apt-get"):
+        raise UserError(
+            "PostgreSQL 15 with PostGIS 3 is not installed. Install the Debian packages "
+            f"{' '.join(DEBIAN_PACKAGES)} (as root: apt-get install {' '.join(DEBIAN_PACKAGES)}), "
+            "or point DATABASE_URL at an existing PostGIS database."
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *DEBIAN_PACKAGES],
+    ):
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise UserError(f"'{' '.join(cmd)}' failed:\n{res.stderr.strip()[-2000:]}")
+
+
+def _make_dirs(cluster: Cluster) -> None:
+    for d in (cluster.base, cluster.data_dir, cluster.socket_dir, cluster.log_file.parent):
+        d.mkdir(parents=True, exist_ok=True)
+        if is_root():
+            shutil.chown(d, SERVICE_USER, SERVICE_USER)
+    cluster.data_dir.chmod(0o700)
+
+
+def start(settings: DbSettings) -> Cluster:
+    """Create the cluster if needed and start it; idempotent."""
+    ensure_packages(settings)
+    cluster = Cluster(settings)
+    _make_dirs(cluster)
+    if not (cluster.data_dir / "PG_VERSION").exists():
+        res = cluster.run(
+            cluster.bin("initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            SERVICE_USER,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            check=False,
+        )
+        if res.returncode != 0:
+            raise UserError(f"initdb failed in {cluster.data_dir}:\n{res.stderr.strip()}")
+    if cluster.is_running():
+        return cluster
+    options = " ".join(
+        [
+            f"-p {settings.port}",
+            f"-k {cluster.socket_dir}",
+            "-c listen_addresses=127.0.0.1",
+            "-c unix_socket_permissions=0700",
+            "-c max_connections=200",
+            "-c shared_buffers=256MB",
+            "-c maintenance_work_mem=256MB",
+            "-c fsync=on",
+        ]
+    )
+    res = cluster.run(
+        cluster.bin("pg_ctl"),
+        "start",
+        "-w",
+        "-t",
+        "60",
+        "-D",
+        str(cluster.data_dir),
+        "-l",
+        str(cluster.log_file),
+        "-o",
+        options,
+        check=False,
+    )
+    if res.returncode != 0:
+        tail = ""
+        if cluster.log_file.exists():
+            tail = "\n".join(cluster.log_file.read_text(errors="replace").splitlines()[-15:])
+        raise UserError(
+            f"PostgreSQL did not start on port {settings.port} "
+            f"(is the port taken? set ONEMAP_DB_PORT):\n{res.stderr.strip()}\n{tail}"
+        )
+    return cluster
+
+
+def stop(settings: DbSettings) -> bool:
+    """Stop the cluster; False if it was not running."""
+    cluster = Cluster(settings)
+    if not cluster.is_running():
+        return False
+    cluster.run(cluster.bin("pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(cluster.data_dir))
+    return True

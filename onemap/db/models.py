@@ -1,0 +1,128 @@
+"""GeoAlchemy2 table models built from the layer files.
+
+One ``Table`` per layer: declared fields with their types, NOT NULL for required ones,
+CHECK constraints from allowed values, ranges and patterns, ``COMMENT ON`` from the
+descriptions, a GiST index on ``geom`` and b-tree indexes on the fields marked ``index``.
+"""
+
+from __future__ import annotations
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    literal,
+)
+from sqlalchemy.dialects import postgresql
+
+from onemap.layers import Layer, LayerField
+
+DATA_SCHEMA = "onemap"
+META_SCHEMA = "onemap_meta"
+STAGE_SCHEMA = "onemap_stage"
+
+SQL_TYPES = {"text": Text, "integer": Integer, "real": Double, "date": Date, "boolean": Boolean}
+
+
+def _literal_sql(value: object) -> str:
+    """Render a constant for a CHECK constraint with the dialect's own quoting."""
+    return str(
+        literal(value).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    )
+
+
+def _checks(layer: Layer, f: LayerField) -> list[CheckConstraint]:
+    col = f'"{f.name}"'
+    out = []
+    if f.values:
+        allowed = ", ".join(_literal_sql(v) for v in f.allowed)
+        out.append(CheckConstraint(f"{col} IN ({allowed})", name=f"{layer.id}_{f.name}_values"))
+    if f.minimum is not None:
+        out.append(CheckConstraint(f"{col} >= {f.minimum!r}", name=f"{layer.id}_{f.name}_min"))
+    if f.maximum is not None:
+        out.append(CheckConstraint(f"{col} <= {f.maximum!r}", name=f"{layer.id}_{f.name}_max"))
+    if f.pattern:
+        out.append(
+            CheckConstraint(
+                f"{col} ~ {_literal_sql(f.pattern)}", name=f"{layer.id}_{f.name}_pattern"
+            )
+        )
+    return out
+
+
+def _comment(f: LayerField) -> str:
+    text = f"{f.label_en or f.label}: {f.description}"
+    if f.unit:
+        text += f" [{f.unit}]"
+    if f.values:
+        text += ". Values: " + ", ".join(f"{v.value} = {v.label}" for v in f.values)
+    if f.synthetic:
+        text += ". SYNTHETIC in the demo data"
+    return text
+
+
+def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> Table:
+    """The table model for a layer, as it is created in the database."""
+    columns = [
+        Column(
+            f.name,
+            SQL_TYPES[f.type],
+            primary_key=f.name == layer.primary_key,
+            nullable=not (f.required or f.name == layer.primary_key),
+            comment=_comment(f),
+        )
+        for f in layer.fields
+    ]
+    columns += [
+        Column(
+            "source",
+            Text,
+            nullable=False,
+            comment="Lineage of the feature: osm, bps, kemendagri, synthetic, an agency…",
+        ),
+        Column(
+            "load_id",
+            BigInteger,
+            nullable=True,
+            comment="The onemap_meta.loads run that published the row",
+        ),
+        Column(
+            "geom",
+            Geometry(layer.geometry.type, srid=layer.geometry.srid, spatial_index=False),
+            nullable=False,
+            comment=f"{layer.geometry.type}, EPSG:{layer.geometry.srid}",
+        ),
+    ]
+    checks = [c for f in layer.fields for c in _checks(layer, f)]
+    checks.append(CheckConstraint("ST_IsValid(geom)", name=f"{layer.id}_geom_valid"))
+    checks.append(CheckConstraint("NOT ST_IsEmpty(geom)", name=f"{layer.id}_geom_not_empty"))
+    table = Table(
+        layer.id,
+        metadata,
+        *columns,
+        *checks,
+        schema=schema,
+        comment=f"{layer.title} / {layer.title_en}. {layer.description}",
+    )
+    Index(f"{layer.id}_geom_gist", table.c.geom, postgresql_using="gist")
+    for f in layer.fields:
+        if f.index and f.name != layer.primary_key:
+            Index(f"{layer.id}_{f.name}_idx", table.c[f.name])
+    return table
+
+
+def build_metadata(layers: dict[str, Layer]) -> MetaData:
+    """A MetaData holding every layer table."""
+    metadata = MetaData()
+    for layer in layers.values():
+        layer_table(layer, metadata)
+    return metadata

@@ -1,0 +1,145 @@
+"""Bring the database to the state the layer files describe: roles, schemas, tables."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import Engine
+
+from onemap.db import cluster as pgcluster
+from onemap.db.connect import is_external, owner_conninfo, read_secrets
+from onemap.db.models import DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, build_metadata
+from onemap.errors import UserError
+from onemap.layers import Layer, load_layers
+from onemap.settings import DbSettings
+
+
+def sql_files() -> list[tuple[str, str]]:
+    """The numbered SQL files shipped in onemap/sql, in order."""
+    folder = resources.files("onemap") / "sql"
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+def engine_for(conninfo: str) -> Engine:
+    """A SQLAlchemy engine over psycopg 3 for a libpq conninfo string."""
+    return create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(conninfo))
+
+
+def _ensure_role(cur: psycopg.Cursor, name: str, password: str) -> None:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
+    verb = "ALTER" if cur.fetchone() else "CREATE"
+    cur.execute(
+        sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(name), sql.Literal(password)
+        )
+    )
+
+
+def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
+    """As superuser: roles, database, extension, schemas, grants."""
+    pw = read_secrets(settings, create=True)
+    su = cl.superuser_conninfo()
+    with psycopg.connect(**su, autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_role(cur, settings.owner, pw["ONEMAP_OWNER_PASSWORD"])
+        _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.name,))
+        if not cur.fetchone():
+            cur.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(settings.name), sql.Identifier(settings.owner)
+                )
+            )
+    with psycopg.connect(**{**su, "dbname": settings.name}, autocommit=True) as conn:
+        conn.execute(dict(sql_files())["000_extensions.sql"])
+        _schemas_and_grants(conn, settings)
+
+
+def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
+    owner, reader = sql.Identifier(settings.owner), sql.Identifier(settings.reader)
+    for schema in (DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA):
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                sql.Identifier(schema), owner
+            )
+        )
+    data = sql.Identifier(DATA_SCHEMA)
+    # The reader sees the published layers and nothing else (no meta, no staging).
+    conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(owner, reader))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(data, reader))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader))
+    conn.execute(
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+        ).format(owner, data, reader)
+    )
+
+
+def _bootstrap_external(settings: DbSettings) -> None:
+    """On a user-supplied database: extension and schemas, reader role when allowed."""
+    pw = read_secrets(settings, create=True)
+    with psycopg.connect(owner_conninfo(settings), autocommit=True) as conn:
+        try:
+            conn.execute(dict(sql_files())["000_extensions.sql"])
+            with conn.cursor() as cur:
+                _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
+            user = conn.execute("SELECT current_user").fetchone()[0]
+            _schemas_and_grants(conn, settings.model_copy(update={"owner": user}))
+        except psycopg.Error as exc:
+            raise UserError(
+                f"the database at DATABASE_URL refused setup ({exc.diag.message_primary}); "
+                "the connecting role needs CREATE on the database and CREATEROLE, "
+                "and PostGIS must be available"
+            ) from exc
+
+
+def ensure_tables(layers: dict[str, Layer], conninfo: str) -> None:
+    """Create meta tables and any missing layer table; refuse silent schema drift."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for name, text in sql_files():
+            if not name.startswith("000_"):  # 000_* needs a superuser: done in bootstrap
+                conn.execute(text)
+    engine = engine_for(conninfo)
+    metadata = build_metadata(layers)
+    insp = inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            if not insp.has_table(table.name, schema=table.schema):
+                table.create(conn)
+                continue
+            have = [c["name"] for c in insp.get_columns(table.name, schema=table.schema)]
+            want = [c.name for c in table.columns]
+            if have != want:
+                raise UserError(
+                    f"table {table.schema}.{table.name} has columns {have} but "
+                    f"layers/{table.name}/{table.name}.yaml declares {want}; "
+                    f"run 'onemap db rebuild {table.name}' (drops its data) to apply the change"
+                )
+    engine.dispose()
+
+
+def rebuild_table(layer: Layer, conninfo: str) -> None:
+    """Drop and recreate one layer table after a change to its layer file."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(DATA_SCHEMA, layer.id))
+        )
+    ensure_tables({layer.id: layer}, conninfo)
+
+
+def up(settings: DbSettings | None = None) -> str:
+    """Everything `onemap db up` does; returns a one-line description of the database."""
+    settings = settings or DbSettings()
+    if is_external():
+        _bootstrap_external(settings)
+        where = "existing database from DATABASE_URL/PG* variables"
+    else:
+        cl = pgcluster.start(settings)
+        _bootstrap_cluster(settings, cl)
+        where = f"project cluster {cl.data_dir} on 127.0.0.1:{settings.port}"
+    ensure_tables(load_layers(), owner_conninfo(settings))
+    return f"database '{settings.name}' ready ({where})"

@@ -1,0 +1,1 @@
+"""Loading files into layers: open, validate, COPY to staging, check, swap."""

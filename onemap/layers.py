@@ -1,0 +1,222 @@
+"""The layer definition: one YAML file per layer, parsed once into a pydantic model.
+
+Everything downstream (table DDL, ETL validation, pygeoapi resources, map styles and
+legends) reads these models; nothing else hard-codes a layer's id, field or colour.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from onemap.settings import project_root
+
+FieldType = Literal["text", "integer", "real", "date", "boolean"]
+GeometryType = Literal[
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"
+]
+_IDENT = r"^[a-z][a-z0-9_]*$"
+# Columns every layer table carries besides its declared fields.
+SYSTEM_COLUMNS = ("source", "load_id", "geom")
+
+
+def normalise_token(text: str) -> str:
+    """Fold a raw attribute value for matching: case, spaces, dashes, dots."""
+    return re.sub(r"[\s\-_.]+", " ", str(text).strip().lower())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AllowedValue(_Strict):
+    """One value of a coded field, with its labels, colour and the synonyms agencies write."""
+
+    value: str
+    label: str
+    label_en: str | None = None
+    color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+    synonyms: tuple[str, ...] = ()
+    description: str | None = None
+
+
+class LayerField(_Strict):
+    """One attribute column of a layer."""
+
+    name: str = Field(pattern=_IDENT)
+    type: FieldType = "text"
+    label: str
+    label_en: str | None = None
+    description: str
+    unit: str | None = None
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+    values: tuple[AllowedValue, ...] = ()
+    source_names: tuple[str, ...] = ()
+    synthetic: bool = False
+    index: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _not_system(cls, v: str) -> str:
+        if v in SYSTEM_COLUMNS or v == "id":
+            raise ValueError(f"'{v}' is a reserved column name")
+        return v
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The canonical values, in declared order."""
+        return tuple(v.value for v in self.values)
+
+    def lookup(self) -> dict[str, str]:
+        """Map every normalised spelling (value, label, synonyms) to the canonical value."""
+        table: dict[str, str] = {}
+        for v in self.values:
+            for spelling in (v.value, v.label, v.label_en, *v.synonyms):
+                if spelling:
+                    table[normalise_token(spelling)] = v.value
+        return table
+
+    def display(self, lang: str = "id") -> str:
+        """The human label, with the unit when there is one."""
+        text = self.label_en if lang == "en" and self.label_en else self.label
+        return f"{text} ({self.unit})" if self.unit else text
+
+
+class Geometry(_Strict):
+    """Geometry type and storage CRS of a layer."""
+
+    type: GeometryType
+    srid: int = 4326
+
+
+class Style(_Strict):
+    """How maps draw the layer: colour by a coded field, or one colour."""
+
+    field: str | None = None
+    color: str = Field(default="#3366cc", pattern=r"^#[0-9A-Fa-f]{6}$")
+    weight: float = 2.0
+    fill_opacity: float = 0.5
+    opacity: float = 0.9
+
+
+class Checks(_Strict):
+    """Data checks run after every load; a failure aborts the swap."""
+
+    min_rows: int = 1
+    max_rows: int | None = None
+    max_reject_ratio: float = 0.05
+
+
+class Layer(_Strict):
+    """A layer: the single source of truth for its table, validation, API and maps."""
+
+    id: str = Field(pattern=_IDENT)
+    title: str
+    title_en: str
+    description: str
+    keywords: tuple[str, ...]
+    license: str
+    attribution: str
+    office: str
+    update_frequency: str = "irregular"
+    synthetic: bool = False
+    synthetic_note: str | None = None
+    geometry: Geometry
+    primary_key: str
+    label_field: str | None = None
+    default_source: str
+    style: Style = Style()
+    checks: Checks = Checks()
+    fields: tuple[LayerField, ...]
+    demo_file: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Layer:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate field names in {names}")
+        for ref in (self.primary_key, self.label_field, self.style.field):
+            if ref is not None and ref not in names:
+                raise ValueError(f"'{ref}' is not a declared field ({', '.join(names)})")
+        if self.style.field and not self.field(self.style.field).values:
+            raise ValueError(f"style field '{self.style.field}' declares no values")
+        if self.synthetic and not self.synthetic_note:
+            raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
+        return self
+
+    def field(self, name: str) -> LayerField:
+        """The declared field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def pk(self) -> LayerField:
+        """The primary-key field."""
+        return self.field(self.primary_key)
+
+    @property
+    def style_field(self) -> LayerField | None:
+        """The coded field the maps colour by, if any."""
+        return self.field(self.style.field) if self.style.field else None
+
+    @property
+    def geometry_family(self) -> str:
+        """'point', 'line' or 'polygon'."""
+        t = self.geometry.type.removeprefix("Multi")
+        return {"Point": "point", "LineString": "line", "Polygon": "polygon"}[t]
+
+
+def layers_dir() -> Path:
+    """Folder holding ``index.yaml`` and one folder per layer."""
+    return project_root() / "layers"
+
+
+def read_layer(path: Path) -> Layer:
+    """Parse and validate one layer file, naming the file on error."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        layer = Layer.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'layer'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise ValueError(f"{path}: invalid layer definition: {problems}") from exc
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from exc
+    if layer.id != path.stem:
+        raise ValueError(f"{path}: id '{layer.id}' does not match the file name")
+    return layer
+
+
+@cache
+def load_layers(directory: Path | None = None) -> dict[str, Layer]:
+    """All enabled layers, in the order ``layers/index.yaml`` lists them."""
+    directory = directory or layers_dir()
+    index = yaml.safe_load((directory / "index.yaml").read_text(encoding="utf-8"))
+    return {lid: read_layer(directory / lid / f"{lid}.yaml") for lid in index["layers"]}
+
+
+def get_layer(layer_id: str) -> Layer:
+    """One enabled layer by id, with a message listing the known ones."""
+    layers = load_layers()
+    if layer_id not in layers:
+        raise KeyError(f"unknown layer '{layer_id}'; known layers: {', '.join(layers)}")
+    return layers[layer_id]

@@ -1,0 +1,202 @@
+"""Generate ``pygeoapi.yml`` from the layer files, with extents computed from the data.
+
+The file is committed and never hand-edited; ``tests/test_publish.py`` regenerates it
+from the demo data and fails on any difference. Connection details and the reader's
+password are ``${VAR}`` references that pygeoapi resolves from the environment at load
+time (``onemap serve`` sets them), so no secret is written into the file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from psycopg import sql
+
+from onemap.city import get_city
+from onemap.db.connect import connect_owner
+from onemap.db.models import DATA_SCHEMA
+from onemap.layers import Layer, load_layers
+from onemap.settings import DbSettings, project_root
+
+# Output CRSs offered on every collection (OGC API Features Part 2): WGS 84 lon/lat and
+# lat/lon, WGS 84 / UTM 49S, SRGI2013 / UTM 49S (Indonesia's datum), DGN95 / UTM 49S
+# (legacy). Codes checked in the PROJ database, see docs in ../shared/DOMAIN.md §1.
+OUTPUT_CRS = [
+    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "http://www.opengis.net/def/crs/EPSG/0/4326",
+    "http://www.opengis.net/def/crs/EPSG/0/32749",
+    "http://www.opengis.net/def/crs/EPSG/0/9489",
+    "http://www.opengis.net/def/crs/EPSG/0/23879",
+]
+# Page size: pygeoapi defaults to 10; QGIS and GDAL page far better with larger pages.
+LIMITS = {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"}
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
+)
+
+
+def data_extents(layer: Layer, settings: DbSettings | None = None) -> dict[str, Any]:
+    """Spatial (CRS84) and, for layers with a date field, temporal extent from the table."""
+    table = sql.Identifier(DATA_SCHEMA, layer.id)
+    with connect_owner(settings) as conn:
+        box = conn.execute(
+            sql.SQL(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                "FROM (SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM {}) s"
+            ).format(table)
+        ).fetchone()
+        extents: dict[str, Any] = {}
+        if box[0] is None:  # empty table: fall back to the city extent
+            box = get_city().bbox
+        # Round outwards to 1e-6° (~0.1 m) so the file is stable and still covers the data.
+        lo = [_floor6(box[0]), _floor6(box[1])]
+        hi = [_ceil6(box[2]), _ceil6(box[3])]
+        extents["spatial"] = {"bbox": [*lo, *hi], "crs": OUTPUT_CRS[0]}
+        tf = time_field(layer)
+        if tf:
+            t0, t1 = conn.execute(
+                sql.SQL("SELECT min({f}), max({f}) FROM {t}").format(f=sql.Identifier(tf), t=table)
+            ).fetchone()
+            if t0 is not None:
+                extents["temporal"] = {
+                    "begin": f"{t0.isoformat()}T00:00:00Z",
+                    "end": f"{t1.isoformat()}T23:59:59Z",
+                }
+    return extents
+
+
+def _floor6(v: float) -> float:
+    return math.floor(v * 1e6) / 1e6
+
+
+def _ceil6(v: float) -> float:
+    return math.ceil(v * 1e6) / 1e6
+
+
+def time_field(layer: Layer) -> str | None:
+    """The first date field, used for ``datetime`` filtering."""
+    return next((f.name for f in layer.fields if f.type == "date"), None)
+
+
+def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
+    """One pygeoapi collection for a layer."""
+    provider: dict[str, Any] = {
+        "type": "feature",
+        "name": "PostgreSQL",
+        "data": {
+            "host": "${ONEMAP_DB_HOST:-127.0.0.1}",
+            "port": "${ONEMAP_DB_PORT:-55432}",
+            "dbname": "${ONEMAP_DB_NAME:-onemap}",
+            "user": "${ONEMAP_DB_READER:-onemap_reader}",
+            "password": "${ONEMAP_READER_PASSWORD}",
+            "search_path": [DATA_SCHEMA, "public"],
+        },
+        "id_field": layer.primary_key,
+        "table": layer.id,
+        "geom_field": "geom",
+        "crs": OUTPUT_CRS,
+        "storage_crs": OUTPUT_CRS[0],
+    }
+    tf = time_field(layer)
+    if tf:
+        provider["time_field"] = tf
+    description = layer.description
+    if layer.synthetic and layer.synthetic_note:
+        description += f" SYNTHETIC DATA: {layer.synthetic_note}"
+    return {
+        "type": "collection",
+        "title": {"en": layer.title_en, "id": layer.title},
+        "description": description,
+        "keywords": list(layer.keywords),
+        "links": [],
+        "extents": extents,
+        "limits": LIMITS,
+        "providers": [provider],
+    }
+
+
+def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
+    """The whole pygeoapi configuration as a dict."""
+    city = get_city()
+    layers = load_layers()
+    return {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": 5000},
+            "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": True,
+            "languages": ["en-US", "id-ID"],
+            "cors": True,
+            "pretty_print": False,
+            "limits": LIMITS,
+            "map": {"url": OSM_TILES, "attribution": OSM_ATTRIBUTION},
+            "admin": False,
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": {
+                    "en": f"onemap — One Map {city.name}",
+                    "id": f"onemap — Satu Peta {city.name}",
+                },
+                "description": {
+                    "en": f"Thematic and administrative layers of {city.name} as OGC APIs",
+                    "id": f"Data tematik dan batas administrasi {city.name} sebagai OGC API",
+                },
+                "keywords": ["One Map", "Satu Peta", city.name, "OGC API"],
+                "keywords_type": "theme",
+                "terms_of_service": "Each collection states its own licence and attribution.",
+                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+            },
+            "license": {
+                "name": "Per collection: see each collection's licence and attribution",
+                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}/collections",
+            },
+            "provider": {"name": f"Pemerintah {city.name}"},
+            "contact": {
+                "name": "Walidata (Dinas Komunikasi, Informatika, Statistik dan Persandian)",
+                "city": city.name.removeprefix("Kota "),
+                "stateorprovince": city.province,
+                "country": "Indonesia",
+                "role": "pointOfContact",
+            },
+        },
+        "resources": {
+            lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+        },
+    }
+
+
+def config_path() -> Path:
+    """The committed pygeoapi.yml at the top of the checkout."""
+    return project_root() / "pygeoapi.yml"
+
+
+def render(config: dict[str, Any]) -> str:
+    """YAML text with a do-not-edit header."""
+    header = (
+        "# GENERATED by `onemap publish` from layers/ and the loaded data. Do not edit:\n"
+        "# change the layer files and regenerate. ${VAR} values come from the environment.\n"
+    )
+    return header + yaml.dump(
+        config, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Write repeated blocks out in full (no &anchors): easier to read and diff."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def write_config(output: Path | None = None, settings: DbSettings | None = None) -> Path:
+    """Generate and write pygeoapi.yml; returns its path."""
+    path = output or config_path()
+    path.write_text(render(build_config(settings)), encoding="utf-8")
+    return path

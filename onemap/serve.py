@@ -1,0 +1,120 @@
+"""Run pygeoapi on the generated configuration, under gunicorn, as the read-only role.
+
+``pygeoapi serve`` always runs Flask's debug reloader, so the WSGI app is served by
+gunicorn instead (``--no-control-socket``: gunicorn 27 otherwise writes
+``~/.gunicorn/gunicorn.ctl``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from onemap.db.connect import reader_params
+from onemap.errors import UserError
+from onemap.publish import config_path
+from onemap.settings import DbSettings, ServeSettings
+
+
+def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, str]:
+    """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from."""
+    db = db or DbSettings()
+    params = reader_params(db)
+    openapi = db.state_dir / "openapi.yml"
+    return {
+        **os.environ,
+        "ONEMAP_URL": serve.url,
+        "ONEMAP_DB_HOST": str(params["host"]),
+        "ONEMAP_DB_PORT": str(params["port"]),
+        "ONEMAP_DB_NAME": str(params["dbname"]),
+        "ONEMAP_DB_READER": str(params["user"]),
+        "ONEMAP_READER_PASSWORD": str(params["password"]),
+        "PYGEOAPI_CONFIG": str(config_path()),
+        "PYGEOAPI_OPENAPI": str(openapi),
+    }
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def generate_openapi(env: dict[str, str]) -> None:
+    """Write the OpenAPI document pygeoapi serves (it reads the tables' columns)."""
+    if not config_path().exists():
+        raise UserError(f"{config_path()} is missing: run 'onemap publish' first")
+    Path(env["PYGEOAPI_OPENAPI"]).parent.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(
+        [
+            _bin("pygeoapi"),
+            "openapi",
+            "generate",
+            env["PYGEOAPI_CONFIG"],
+            "--output-file",
+            env["PYGEOAPI_OPENAPI"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise UserError(
+            f"pygeoapi could not build its OpenAPI document:\n{res.stderr.strip()[-1500:]}"
+        )
+
+
+def gunicorn_cmd(serve: ServeSettings) -> list[str]:
+    """The gunicorn command line serving pygeoapi's Flask app."""
+    return [
+        _bin("gunicorn"),
+        "pygeoapi.flask_app:APP",
+        "--bind",
+        f"{serve.host}:{serve.port}",
+        "--workers",
+        str(serve.workers),
+        "--no-control-socket",
+        "--access-logfile",
+        "-" if os.environ.get("ONEMAP_ACCESS_LOG") else "/dev/null",
+        "--timeout",
+        "120",
+    ]
+
+
+def _settings(port: int | None, workers: int | None) -> ServeSettings:
+    serve = ServeSettings()
+    update = {k: v for k, v in (("port", port), ("workers", workers)) if v is not None}
+    return serve.model_copy(update=update) if update else serve
+
+
+def run_foreground(port: int | None = None, workers: int | None = None) -> None:
+    """Replace this process with gunicorn (Ctrl-C stops it)."""
+    serve = _settings(port, workers)
+    env = server_env(serve)
+    generate_openapi(env)
+    print(f"onemap OGC API: {serve.url}/  (collections: {serve.url}/collections)", flush=True)  # noqa: T201
+    os.execve(gunicorn_cmd(serve)[0], gunicorn_cmd(serve), env)
+
+
+def start_background(port: int, workers: int = 2, log: Path | None = None) -> subprocess.Popen:
+    """Start pygeoapi on 127.0.0.1:port and wait until it answers (tests, benchmarks)."""
+    serve = _settings(port, workers)
+    env = server_env(serve)
+    generate_openapi(env)
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(gunicorn_cmd(serve), env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserError(f"pygeoapi exited with code {proc.returncode} (log: {log})")
+        try:
+            with urllib.request.urlopen(f"{serve.url}/conformance?f=json", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise UserError(f"pygeoapi did not answer on {serve.url} within 60 s (log: {log})")

@@ -1,0 +1,2 @@
+-- Extensions the platform needs. Safe to rerun.
+CREATE EXTENSION IF NOT EXISTS postgis;

@@ -1,0 +1,79 @@
+"""Test fixtures: the project's real PostGIS cluster and a live pygeoapi on loopback.
+
+The suite uses its own databases on the project cluster (``onemap_test`` for the
+published demo layers the API serves, ``onemap_scratch`` for load experiments), built
+with the production code. A missing database is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["ONEMAP_DB_NAME"] = "onemap_test"  # before onemap reads its settings
+
+from onemap.db import schema  # noqa: E402
+from onemap.etl.load import load_layer  # noqa: E402
+from onemap.layers import load_layers  # noqa: E402
+from onemap.settings import DbSettings, project_root  # noqa: E402
+
+OUTPUT = project_root() / "tests" / "output"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def db_settings() -> DbSettings:
+    """The test database, created and migrated by `onemap db up`'s code."""
+    settings = DbSettings()
+    schema.up(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def scratch_settings() -> DbSettings:
+    """A second database for loads that change layers (keeps the served data stable)."""
+    settings = DbSettings(name="onemap_scratch")
+    schema.up(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    """The demo inputs, produced by the same generator `make demo` uses."""
+    out = OUTPUT / "demo"
+    layers = load_layers()
+    if not all((out / lyr.demo_file).exists() for lyr in layers.values() if lyr.demo_file):
+        subprocess.run([sys.executable, "-m", "etl.demo", str(out)], cwd=project_root(), check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def loaded(db_settings: DbSettings, demo_dir: Path) -> dict[str, int]:
+    """Every layer loaded from the demo data; returns rows loaded per layer."""
+    return {
+        lid: load_layer(layer, demo_dir / layer.demo_file, settings=db_settings).rows_loaded
+        for lid, layer in load_layers().items()
+    }
+
+
+@pytest.fixture(scope="session")
+def api(loaded: dict[str, int]) -> str:
+    """pygeoapi on the committed pygeoapi.yml, under gunicorn on a free loopback port."""
+    from onemap.serve import start_background
+
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = start_background(port, workers=2, log=OUTPUT / "pygeoapi.log")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)

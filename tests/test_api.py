@@ -1,0 +1,151 @@
+"""The OGC API Features endpoints, over loopback, with the clients analysts use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import geopandas as gpd
+import psycopg
+import pytest
+import requests
+from psycopg import sql
+
+from onemap.db.connect import owner_conninfo
+from onemap.layers import load_layers
+
+LAYERS = load_layers()
+
+
+def table_count(settings, layer_id: str, where: sql.Composable | None = None, params=()) -> int:
+    where = where if where is not None else sql.SQL("TRUE")
+    with psycopg.connect(owner_conninfo(settings)) as conn:
+        return conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+                sql.Identifier("onemap", layer_id), where
+            ),
+            params,
+        ).fetchone()[0]
+
+
+def get_json(url: str, **params) -> dict:
+    r = requests.get(url, params={"f": "json", **params}, timeout=60)
+    assert r.status_code == 200, f"{r.url}: {r.status_code} {r.text[:300]}"
+    return r.json()
+
+
+def test_every_layer_is_a_collection_with_metadata(api) -> None:
+    cols = {c["id"]: c for c in get_json(f"{api}/collections")["collections"]}
+    assert list(cols) == list(LAYERS)
+    for lid, layer in LAYERS.items():
+        c = cols[lid]
+        assert c["title"] == layer.title_en
+        assert set(layer.keywords) <= set(c["keywords"])
+        x0, y0, x1, y1 = c["extent"]["spatial"]["bbox"][0]
+        assert 110.2 < x0 < x1 < 110.6 and -7.2 < y0 < y1 < -6.9
+
+
+@pytest.mark.parametrize("layer_id", list(LAYERS))
+def test_items_reachable_and_counted(api, db_settings, layer_id) -> None:
+    body = get_json(f"{api}/collections/{layer_id}/items", limit=5)
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == table_count(db_settings, layer_id) > 0
+    assert body["numberReturned"] == len(body["features"]) == min(5, body["numberMatched"])
+    layer = LAYERS[layer_id]
+    props = body["features"][0]["properties"]
+    assert {f.name for f in layer.fields} <= set(props) | {layer.primary_key}
+    one = get_json(f"{api}/collections/{layer_id}/items/{body['features'][0]['id']}")
+    assert one["id"] == body["features"][0]["id"]
+
+
+def test_default_page_is_not_pygeoapis_ten(api) -> None:
+    body = get_json(f"{api}/collections/admin_kelurahan/items")
+    assert body["numberReturned"] == 100
+
+
+def test_paging_with_next_links_returns_every_feature_once(api) -> None:
+    url, params, seen = f"{api}/collections/admin_kelurahan/items", {"limit": 50}, []
+    while url:
+        body = get_json(url, **params)
+        seen += [f["id"] for f in body["features"]]
+        nxt = [lk["href"] for lk in body["links"] if lk["rel"] == "next"]
+        url, params = (nxt[0], {}) if nxt and body["features"] else (None, {})
+    assert len(seen) == len(set(seen)) == 177
+
+
+def test_bbox_filter_matches_postgis(api, db_settings) -> None:
+    bbox = (110.40, -7.00, 110.43, -6.97)
+    body = get_json(
+        f"{api}/collections/road_condition/items", bbox=",".join(map(str, bbox)), limit=1
+    )
+    expected = table_count(
+        db_settings,
+        "road_condition",
+        sql.SQL("ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))"),
+        bbox,
+    )
+    assert body["numberMatched"] == expected > 0
+
+
+def test_property_filter(api, db_settings) -> None:
+    body = get_json(f"{api}/collections/road_condition/items", condition="rusak_berat", limit=3)
+    assert (
+        body["numberMatched"]
+        == table_count(db_settings, "road_condition", sql.SQL("condition = %s"), ("rusak_berat",))
+        > 0
+    )
+    assert {f["properties"]["condition"] for f in body["features"]} == {"rusak_berat"}
+
+
+def test_gdal_reads_every_feature_of_a_collection(api, db_settings, tmp_path) -> None:
+    out = tmp_path / "kel.geojson"
+    subprocess.run(
+        [
+            "ogr2ogr",
+            "-f",
+            "GeoJSON",
+            str(out),
+            f"OAPIF:{api}",
+            "admin_kelurahan",
+            "-oo",
+            "PAGE_SIZE=1000",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    features = json.loads(out.read_text())["features"]
+    assert len(features) == table_count(db_settings, "admin_kelurahan") == 177
+    assert {f["properties"]["kode_kel"][:5] for f in features} == {"33.74"}
+
+
+def test_ogrinfo_counts_the_road_layer(api, db_settings) -> None:
+    res = subprocess.run(
+        ["ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=1000", f"OAPIF:{api}", "road_condition"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("Feature Count:"))
+    assert int(line.split(":")[1]) == table_count(db_settings, "road_condition")
+
+
+def test_geopandas_reads_items_and_oapif(api, db_settings) -> None:
+    kec = gpd.read_file(f"{api}/collections/admin_kecamatan/items?f=json&limit=100")
+    assert len(kec) == 16 and kec.crs.to_epsg() == 4326
+    assert sorted(kec["kode_kec"]) == [f"33.74.{i:02d}" for i in range(1, 17)]
+    flood = gpd.read_file(f"OAPIF:{api}", layer="flood_zones")
+    assert len(flood) == table_count(db_settings, "flood_zones")
+    assert set(flood["hazard"]) <= {"rendah", "sedang", "tinggi"}
+
+
+def test_html_pages_render(api) -> None:
+    for path in (
+        "/",
+        "/collections",
+        "/collections/road_condition",
+        "/collections/road_condition/items?limit=5",
+    ):
+        r = requests.get(api + path, headers={"Accept": "text/html"}, timeout=30)
+        assert r.status_code == 200 and "<html" in r.text.lower(), path

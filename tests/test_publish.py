@@ -1,0 +1,25 @@
+"""pygeoapi.yml is generated: the committed file equals a fresh generation."""
+
+from __future__ import annotations
+
+from onemap.publish import build_config, config_path, render
+
+
+def test_committed_pygeoapi_yml_is_up_to_date(loaded, db_settings) -> None:
+    fresh = render(build_config(db_settings))
+    committed = config_path().read_text(encoding="utf-8")
+    assert committed == fresh, (
+        "pygeoapi.yml is stale: run `onemap publish` (make publish) and commit it"
+    )
+
+
+def test_config_has_no_secret_and_uses_the_reader(loaded, db_settings) -> None:
+    cfg = build_config(db_settings)
+    text = render(cfg)
+    assert "${ONEMAP_READER_PASSWORD}" in text
+    from onemap.db.connect import read_secrets
+
+    for secret in read_secrets(db_settings).values():
+        assert secret not in text
+    for res in cfg["resources"].values():
+        assert res["providers"][0]["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 
@@ -24,6 +25,18 @@ class City(BaseModel):
     metric_crs: int
     center: tuple[float, float]
     area_km2_bps: float
+
+    def contains_bounds_array(self, b: np.ndarray) -> np.ndarray:
+        """Vectorised ``contains_bounds`` for an (n, 4) array of boxes (NaN: outside)."""
+        m = self.extent_margin_deg
+        x0, y0, x1, y1 = self.bbox
+        with np.errstate(invalid="ignore"):
+            return (
+                (b[:, 0] >= x0 - m)
+                & (b[:, 2] <= x1 + m)
+                & (b[:, 1] >= y0 - m)
+                & (b[:, 3] <= y1 + m)
+            )
 
     def contains_bounds(self, minx: float, miny: float, maxx: float, maxy: float) -> bool:
         """Whether a lon/lat box lies within the city extent plus the margin."""

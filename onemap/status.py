@@ -6,6 +6,7 @@ from psycopg import sql
 
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
+from onemap.etl.load import reap_stale_runs
 from onemap.layers import load_layers
 from onemap.settings import DbSettings
 
@@ -14,6 +15,8 @@ def layer_counts(settings: DbSettings | None = None) -> list[tuple[str, int, str
     """(layer, feature count, last load time, last load status) for every layer."""
     rows = []
     with connect_owner(settings) as conn:
+        reap_stale_runs(conn)
+        conn.commit()
         for layer in load_layers().values():
             n = conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(DATA_SCHEMA, layer.id))

@@ -56,6 +56,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def reap_stale_runs(conn: psycopg.Connection) -> int:
+    """Mark as failed the runs whose loader died (its connection is gone)."""
+    cur = conn.execute(
+        "UPDATE onemap_meta.loads SET status = 'failed', finished_at = now(), "
+        "message = 'the loader stopped before finishing (killed or disconnected); "
+        "the published layer was not changed' "
+        "WHERE status = 'running' AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity)"
+    )
+    return cur.rowcount
+
+
 def _start_run(meta: psycopg.Connection, layer: Layer, path: Path) -> int:
     row = meta.execute(
         "INSERT INTO onemap_meta.loads (layer, source_file, source_sha256, mode) "
@@ -182,12 +193,7 @@ def load_layer(
             validator = BatchValidator(layer, src.columns, src.crs, city, str(path))
             with connect_owner(settings) as conn, conn.cursor() as cur:
                 _lock(conn, layer, notify)
-                cur.execute(
-                    "UPDATE onemap_meta.loads SET status = 'failed', finished_at = now(), "
-                    "message = 'the loader stopped before finishing (killed or disconnected)' "
-                    "WHERE layer = %s AND status = 'running' AND load_id < %s",
-                    (layer.id, res.load_id),
-                )
+                reap_stale_runs(conn)
                 stage = sql.Identifier(f"stage_{layer.id}")
                 cur.execute(
                     sql.SQL(

@@ -74,7 +74,7 @@ class BatchValidator:
             if target.equals(CRS.from_epsg(4326))
             else Transformer.from_crs(target, CRS.from_epsg(4326), always_xy=True)
         )
-        self.seen_keys: dict[str, int] = {}
+        self.seen_keys: dict[str, int] = {}  # key -> row where it was first seen
         self.repaired = 0
 
     def validate(
@@ -121,17 +121,23 @@ class BatchValidator:
         return out[~bad_any], rejects
 
     def _check_keys(self, out: pd.DataFrame, rows: np.ndarray, problems: list) -> None:
-        keys = out[self.layer.primary_key]
-        dup = np.zeros(len(keys), dtype=bool)
-        reasons = pd.Series([""] * len(keys), index=keys.index, dtype="object")
-        for i, key in enumerate(keys.to_numpy()):
-            if key is None or key is pd.NA:
-                continue
-            k = str(key)
-            first = self.seen_keys.setdefault(k, int(rows[i]))
-            if first != rows[i]:
-                dup[i] = True
-                reasons.iloc[i] = f"duplicate key '{k}' (first at row {first})"
+        """Refuse a key seen in an earlier row (earlier batches, then this batch)."""
+        keys = out[self.layer.primary_key].astype("string")
+        present = keys.notna().to_numpy()
+        arr = keys.to_numpy(dtype=object, na_value=None)
+        seen = self.seen_keys
+        dup = present & (
+            np.fromiter(map(seen.__contains__, arr), dtype=bool, count=len(arr))
+            | keys.duplicated().to_numpy()
+        )
+        reasons = pd.Series("", index=keys.index, dtype="object")
+        if dup.any():
+            first_here = pd.Series(rows, index=keys.index).groupby(keys).transform("min")
+            for i in np.flatnonzero(dup):
+                first = seen.get(arr[i], first_here.iloc[i])
+                reasons.iloc[i] = f"duplicate key '{arr[i]}' (first at row {first})"
+        new = present & ~dup
+        seen.update(zip(arr[new], rows[new].tolist(), strict=True))
         problems.append((dup, self.layer.primary_key, keys, reasons))
 
     def _geometry(self, geoms: np.ndarray, problems: list) -> np.ndarray:
@@ -164,15 +170,8 @@ class BatchValidator:
         if self.to_lonlat is not None and ok.any():
             lonlat[ok] = shapely.transform(lonlat[ok], _xy(self.to_lonlat))
         b = shapely.bounds(lonlat)
-        inside = np.array(
-            [city.contains_bounds(*bb) if o else True for bb, o in zip(b, ok, strict=True)]
-        )
-        swapped = np.array(
-            [
-                (not ins) and city.contains_bounds(bb[1], bb[0], bb[3], bb[2])
-                for bb, ins in zip(b, inside, strict=True)
-            ]
-        )
+        inside = ~ok | city.contains_bounds_array(b)
+        swapped = ~inside & city.contains_bounds_array(b[:, [1, 0, 3, 2]])
         problems.append(
             (swapped, "geometry", wkt, "coordinates look swapped (lat/lon instead of lon/lat)")
         )

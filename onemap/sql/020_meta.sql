@@ -29,3 +29,6 @@ CREATE TABLE IF NOT EXISTS onemap_meta.rejects (
 );
 COMMENT ON TABLE onemap_meta.rejects IS 'Rows refused by a load, with the reason; kept even when the load is aborted.';
 CREATE INDEX IF NOT EXISTS rejects_load_idx ON onemap_meta.rejects (load_id);
+
+-- The loader's meta connection; a 'running' run whose backend is gone was killed.
+ALTER TABLE onemap_meta.loads ADD COLUMN IF NOT EXISTS backend_pid integer DEFAULT pg_backend_pid();

@@ -1,7 +1,7 @@
 """Test fixtures: the project's real PostGIS cluster and a live pygeoapi on loopback.
 
 The suite uses its own databases on the project cluster (``onemap_test`` for the
-published demo layers the API serves, ``onemap_scratch`` for load experiments), built
+published demo layers the API serves, ``onemap_test_scratch`` for load experiments), built
 with the production code. A missing database is an error, never a skip.
 """
 
@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pytest
 
-os.environ["ONEMAP_DB_NAME"] = "onemap_test"  # before onemap reads its settings
+# Before onemap reads its settings. ONEMAP_TEST_DB lets two suites share the cluster.
+TEST_DB = os.environ.get("ONEMAP_TEST_DB", "onemap_test")
+os.environ["ONEMAP_DB_NAME"] = TEST_DB
 
 from onemap.db import schema  # noqa: E402
 from onemap.etl.load import load_layer  # noqa: E402
 from onemap.layers import load_layers  # noqa: E402
 from onemap.settings import DbSettings, project_root  # noqa: E402
 
-OUTPUT = project_root() / "tests" / "output"
+OUTPUT = project_root() / "tests" / "output" / TEST_DB
 
 
 def free_port() -> int:
@@ -42,7 +44,7 @@ def db_settings() -> DbSettings:
 @pytest.fixture(scope="session")
 def scratch_settings() -> DbSettings:
     """A second database for loads that change layers (keeps the served data stable)."""
-    settings = DbSettings(name="onemap_scratch")
+    settings = DbSettings(name=f"{TEST_DB}_scratch")
     schema.up(settings)
     return settings
 

@@ -267,10 +267,10 @@ def test_csv_with_wkt_and_with_lon_lat(scratch_settings, tmp_path) -> None:
     assert load_layer(ROADS, wkt, settings=scratch_settings).rows_loaded == 2
 
 
-def test_cli_prints_a_message_not_a_traceback(tmp_path) -> None:
+def test_cli_prints_a_message_not_a_traceback(scratch_settings, tmp_path) -> None:
     bad = tmp_path / "laporan.txt"
     bad.write_text("hello")
-    env = {**os.environ, "ONEMAP_DB_NAME": "onemap_scratch"}
+    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name}
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(bad)],
         capture_output=True,

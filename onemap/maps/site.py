@@ -1,0 +1,165 @@
+"""``build_site``: the public web maps (index, one map per layer, the One Map)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import geopandas as gpd
+
+from onemap.layers import Layer
+from onemap.maps.assets import copy_assets
+from onemap.maps.index import index_html
+from onemap.maps.pages import (
+    BASEMAP_OSM,
+    PageOptions,
+    PreparedLayer,
+    layer_page,
+    onemap_page,
+    render_page,
+)
+from onemap.maps.prepare import display_bounds, display_rows, popup_columns
+from onemap.maps.templating import format_when
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REFERENCE = "admin_kecamatan"
+MAX_PAGE_BYTES = 5_000_000
+INDEX_PAGE = "index.html"
+ONEMAP_PAGE = "onemap.html"
+
+
+def _frame_for(layer: Layer, frames: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    frame = frames.get(layer.id)
+    if frame is None:
+        log.warning("no frame for layer %s: its map is drawn empty", layer.id)
+        columns = [f.name for f in layer.fields] + ["source"]
+        return gpd.GeoDataFrame(columns=columns, geometry=gpd.GeoSeries([]), crs=4326)
+    if frame.crs is None:
+        raise ValueError(f"frame of layer {layer.id} has no CRS (expected EPSG:4326)")
+    missing = [f.name for f in layer.fields if f.name not in frame.columns]
+    if missing:
+        log.warning("frame of layer %s lacks columns %s: shown as empty", layer.id, missing)
+    return frame
+
+
+def _prepare(
+    layer: Layer,
+    frame: gpd.GeoDataFrame,
+    updated: dt.datetime | dt.date | str | None,
+    generated: str,
+    tolerance_m: Mapping[str, float] | None,
+) -> PreparedLayer:
+    data = display_rows(
+        layer,
+        frame,
+        columns=popup_columns(layer, frame),
+        tolerance_m=dict(tolerance_m) if tolerance_m else None,
+    )
+    if updated is None:
+        return PreparedLayer(layer, frame, data, generated, "Data per / As of")
+    return PreparedLayer(layer, frame, data, format_when(updated))
+
+
+def _bounds(
+    reference: PreparedLayer | None, prepared: Mapping[str, PreparedLayer]
+) -> list[list[float]] | None:
+    """The initial extent: the reference layer (the city), else every layer together."""
+    if reference is not None and (bounds := display_bounds(reference.frame)):
+        return bounds
+    boxes = [b for p in prepared.values() if (b := display_bounds(p.frame))]
+    if not boxes:
+        return None
+    return [
+        [min(b[0][0] for b in boxes), min(b[0][1] for b in boxes)],
+        [max(b[1][0] for b in boxes), max(b[1][1] for b in boxes)],
+    ]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    size = path.stat().st_size
+    if size > MAX_PAGE_BYTES:
+        log.warning(
+            "%s is %.1f MB, over the %.0f MB page budget",
+            path.name,
+            size / 1e6,
+            MAX_PAGE_BYTES / 1e6,
+        )
+    else:
+        log.info("wrote %s (%.2f MB)", path.name, size / 1e6)
+    return path
+
+
+def build_site(
+    layers: Mapping[str, Layer],
+    frames: Mapping[str, gpd.GeoDataFrame],
+    outdir: Path | str,
+    *,
+    generated_at: dt.datetime | None = None,
+    basemap: str = BASEMAP_OSM,
+    basemap_attribution: str | None = None,
+    reference: str | None = DEFAULT_REFERENCE,
+    updated_at: Mapping[str, dt.datetime | dt.date | str] | None = None,
+    tolerance_m: Mapping[str, float] | None = None,
+    onemap_visible: Collection[str] | None = None,
+    site_title: str = PageOptions.site_title,
+    site_title_en: str = PageOptions.site_title_en,
+) -> list[Path]:
+    """Write the public web maps into ``outdir`` and return the pages written.
+
+    ``layers`` are the layer models in ``layers/index.yaml`` order; ``frames`` one
+    GeoDataFrame per layer id in EPSG:4326 with the layer's field columns, ``source`` and
+    ``geometry`` (a missing frame gives an empty map). Writes ``index.html``, one
+    ``<layer_id>.html`` per layer, ``onemap.html`` and the ``assets/`` folder the pages
+    load their scripts and styles from, so the site works offline.
+
+    ``generated_at`` (timezone-aware, default now) is shown as the data date;
+    ``updated_at`` may give a layer's own last update instead. ``basemap`` is ``"osm"``
+    (OpenStreetMap tiles), ``"none"`` (plain background) or an XYZ URL template, which
+    then needs ``basemap_attribution``. ``reference`` is the layer drawn as boundaries on
+    every map (``None`` for none); ``tolerance_m`` overrides the display simplification
+    per geometry family (``prepare.TOLERANCE_M``). ``onemap_visible`` names the layers
+    switched on when the One Map opens (default: all).
+    """
+    outdir = Path(outdir)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    generated = format_when(generated_at)
+    opts = PageOptions(
+        basemap=basemap,
+        basemap_attribution=basemap_attribution,
+        site_title=site_title,
+        site_title_en=site_title_en,
+        generated=generated,
+    )
+    updated_at = updated_at or {}
+    prepared = {
+        lid: _prepare(layer, _frame_for(layer, frames), updated_at.get(lid), generated, tolerance_m)
+        for lid, layer in layers.items()
+    }
+    ref = prepared.get(reference) if reference else None
+    if reference and ref is None:
+        log.warning("reference layer %s is not among the layers: no reference overlay", reference)
+    bounds = _bounds(ref, prepared)
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    copy_assets(outdir)
+    pages = [
+        _write(
+            outdir / INDEX_PAGE,
+            index_html(
+                prepared.values(), opts, onemap_href=ONEMAP_PAGE, basemap_osm=basemap == BASEMAP_OSM
+            ),
+        )
+    ]
+    for lid, p in prepared.items():
+        m = layer_page(p, reference=ref, bounds=bounds, opts=opts)
+        title = f"{p.layer.title} / {p.layer.title_en}"
+        pages.append(_write(outdir / f"{lid}.html", render_page(m, title, opts)))
+    m = onemap_page(prepared, reference=ref, bounds=bounds, opts=opts, visible=onemap_visible)
+    pages.append(
+        _write(outdir / ONEMAP_PAGE, render_page(m, f"{site_title} / {site_title_en}", opts))
+    )
+    return pages

@@ -143,7 +143,9 @@ def load_demo(
     ):
         out.print(f"preparing demo data in {data_dir} …")
         subprocess.run(
-            [sys.executable, "-m", "etl.demo", str(data_dir)], cwd=project_root(), check=True
+            [sys.executable, "-m", "etl.demo", str(data_dir), "--quiet"],
+            cwd=project_root(),
+            check=True,
         )
     for layer in layers.values():
         if not layer.demo_file:

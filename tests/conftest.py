@@ -55,7 +55,9 @@ def demo_dir() -> Path:
     out = OUTPUT / "demo"
     layers = load_layers()
     if not all((out / lyr.demo_file).exists() for lyr in layers.values() if lyr.demo_file):
-        subprocess.run([sys.executable, "-m", "etl.demo", str(out)], cwd=project_root(), check=True)
+        subprocess.run(
+            [sys.executable, "-m", "etl.demo", str(out), "--quiet"], cwd=project_root(), check=True
+        )
     return out
 
 

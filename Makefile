@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv system-deps db data publish maps serve lint bench clean stop
+.PHONY: help demo test venv system-deps db data publish maps qgis-project serve lint bench clean stop
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ demo: publish maps ## set up everything (venv, PostGIS, data, API config, maps) 
 test: system-deps venv ## run the test suite (starts the project's PostGIS and pygeoapi itself)
 	$(PY) -m pytest -q
 
-system-deps: ## install PostgreSQL/PostGIS, GDAL and Chromium from Debian when missing (root)
-	@scripts/system-deps chromium
+system-deps: ## install PostgreSQL/PostGIS, GDAL, Chromium and QGIS from Debian when missing (root)
+	@scripts/system-deps chromium qgis
 
 venv: $(VENV)/.installed ## create the Python >= 3.12 virtualenv with onemap installed
 
@@ -44,6 +44,9 @@ publish: data ## generate pygeoapi.yml from layers/ and the loaded data
 
 maps: data ## write the public web maps to site/
 	$(ONEMAP) maps --output site
+
+qgis-project: db ## write site/onemap.qgs (layers from the OGC API) and site/onemap-postgis.qgs
+	$(ONEMAP) qgis-project --output site --url http://127.0.0.1:$(PORT)
 
 serve: ## serve the OGC APIs on 127.0.0.1:$(PORT)
 	$(ONEMAP) serve --port $(PORT)

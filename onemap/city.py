@@ -24,6 +24,8 @@ class City(BaseModel):
     extent_margin_deg: float
     metric_crs: int
     center: tuple[float, float]
+    output_crs: tuple[int, ...]
+    srids: tuple[int, ...]
     area_km2_bps: float
 
     def contains_bounds_array(self, b: np.ndarray) -> np.ndarray:

@@ -14,7 +14,9 @@ from rich.table import Table
 from onemap.errors import UserError
 
 app = typer.Typer(
-    help="onemap: a city's One Map — PostGIS, OGC APIs, public maps.", no_args_is_help=True
+    pretty_exceptions_show_locals=False,
+    help="onemap: a city's One Map — PostGIS, OGC APIs, public maps.",
+    no_args_is_help=True,
 )
 db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -164,14 +166,36 @@ def load_demo(
 def publish(
     output: Annotated[Path | None, typer.Option(help="where to write the pygeoapi config")] = None,
 ) -> None:
-    """Generate pygeoapi.yml from layers/ with extents computed from the data."""
+    """Generate pygeoapi.yml from layers/ with extents computed from the data, and styles/."""
     from onemap.publish import write_config
+    from onemap.styles import styles_dir, write_styles
 
     try:
         path = write_config(output)
     except UserError as exc:
         _fail(exc)
     out.print(f"wrote {path}")
+    out.print(f"wrote {len(write_styles())} styles (QML, SLD) to {styles_dir()}")
+
+
+@app.command("qgis-project")
+def qgis_project(
+    output: Annotated[Path, typer.Option(help="folder for the .qgs files")] = Path("site"),
+    url: Annotated[
+        str | None, typer.Option(help="OGC API server URL (default: ONEMAP_PUBLIC_URL or local)")
+    ] = None,
+) -> None:
+    """Write onemap.qgs (layers from the OGC API) and onemap-postgis.qgs (PostGIS, no password)."""
+    from onemap.db.connect import reader_params
+    from onemap.settings import DbSettings, ServeSettings
+    from onemap.styles.project import write_projects
+
+    try:
+        db = reader_params(DbSettings())
+    except UserError as exc:
+        _fail(exc)
+    for path in write_projects(output, url or ServeSettings().url, db):
+        out.print(f"wrote {path}")
 
 
 @app.command("serve")
@@ -201,6 +225,42 @@ def maps(
     except UserError as exc:
         _fail(exc)
     out.print(f"wrote {len(pages)} pages to {output}")
+
+
+@app.command("stats")
+def stats(
+    indicator: Annotated[
+        str, typer.Argument(help="summary (default), all, or one indicator (docs/indicators.md)")
+    ] = "summary",
+    kecamatan: Annotated[
+        str | None, typer.Option(help="one kecamatan code (kode_kec) instead of all")
+    ] = None,
+    polygon: Annotated[
+        Path | None, typer.Option(help="a GeoJSON file: compute for its polygon(s) instead")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="a load run id or a date (YYYY-MM-DD): the data then"),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="table labels: en or id")] = "en",
+) -> None:
+    """The city's indicators, city-wide and per kecamatan (flood, roads, drainage, budget)."""
+    from onemap.indicators import Request, compute
+    from onemap.indicators.output import check_format, render
+
+    try:
+        geojson = polygon.read_text(encoding="utf-8") if polygon is not None else None
+        request = Request(indicator, kecamatan, geojson, as_of)
+        check_format(fmt, len(request.names))
+        blocks = render(compute(request), fmt, lang)
+    except (UserError, OSError) as exc:
+        _fail(exc)
+    for block in blocks:
+        if isinstance(block, str):
+            sys.stdout.write(block + "\n")  # csv/json verbatim: no wrapping, no markup
+        else:
+            out.print(block)
 
 
 @app.command("layers")

@@ -122,6 +122,44 @@ class Checks(_Strict):
     max_reject_ratio: float = 0.05
 
 
+class RasterClasses(_Strict):
+    """How a raster (e.g. a modelled flood depth) becomes polygons of the layer.
+
+    Cells are classified by ``bins`` into ``classes`` (values of ``field``), polygonised,
+    dissolved per class and simplified by ``simplify_m`` metres; nodata cells, and cells
+    at or below ``ignore_at_or_below``, belong to no class. ``attributes`` are the other
+    fields a raster cannot carry, with their defaults; each can be set per load with
+    ``onemap load LAYER FILE --<field> VALUE``.
+    """
+
+    field: str
+    bins: tuple[float, ...] = Field(min_length=1)
+    classes: tuple[str, ...]
+    unit: str | None = None
+    ignore_at_or_below: float | None = 0.0
+    simplify_m: float = Field(default=10.0, ge=0)
+    min_area_m2: float = Field(default=0.0, ge=0)
+    min_field: str | None = None
+    max_field: str | None = None
+    key: str
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _bins(self) -> RasterClasses:
+        if list(self.bins) != sorted(set(self.bins)):
+            raise ValueError(f"raster bins must be strictly ascending, got {list(self.bins)}")
+        if len(self.classes) != len(self.bins) + 1:
+            raise ValueError(
+                f"{len(self.bins)} raster bins make {len(self.bins) + 1} classes, "
+                f"but {len(self.classes)} are named"
+            )
+        return self
+
+    def with_bins(self, bins: tuple[float, ...]) -> RasterClasses:
+        """The same rules with other class bounds (validated again)."""
+        return RasterClasses.model_validate({**self.model_dump(), "bins": bins})
+
+
 class Layer(_Strict):
     """A layer: the single source of truth for its table, validation, API and maps."""
 
@@ -144,6 +182,7 @@ class Layer(_Strict):
     checks: Checks = Checks()
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
+    raster: RasterClasses | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Layer:
@@ -157,7 +196,27 @@ class Layer(_Strict):
             raise ValueError(f"style field '{self.style.field}' declares no values")
         if self.synthetic and not self.synthetic_note:
             raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
+        if self.raster:
+            self._check_raster(names)
         return self
+
+    def _check_raster(self, names: list[str]) -> None:
+        r = self.raster
+        refs = [r.field, r.min_field, r.max_field, *r.attributes]
+        for ref in refs:
+            if ref is not None and ref not in names:
+                raise ValueError(f"raster: '{ref}' is not a declared field ({', '.join(names)})")
+        unknown = set(r.classes) - set(self.field(r.field).allowed)
+        if unknown:
+            raise ValueError(
+                f"raster: classes {sorted(unknown)} are not values of '{r.field}' "
+                f"({', '.join(self.field(r.field).allowed)})"
+            )
+        placeholders = set(re.findall(r"{(\w+)}", r.key))
+        settable = {r.field, *r.attributes}
+        if not placeholders <= settable:
+            allowed = ", ".join("{" + name + "}" for name in sorted(settable))
+            raise ValueError(f"raster: key '{r.key}' may only use {allowed}")
 
     def field(self, name: str) -> LayerField:
         """The declared field called ``name``."""

@@ -9,6 +9,7 @@ time (``onemap serve`` sets them), so no secret is written into the file.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +20,18 @@ from onemap.city import get_city
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.layers import Layer, load_layers
+from onemap.processes import resources as process_resources
 from onemap.settings import DbSettings, project_root
+from onemap.styles import style_links
 
-# Output CRSs offered on every collection (OGC API Features Part 2): WGS 84 lon/lat and
-# lat/lon, WGS 84 / UTM 49S, SRGI2013 / UTM 49S (Indonesia's datum), DGN95 / UTM 49S
-# (legacy). Codes checked in the PROJ database, see docs in ../shared/DOMAIN.md §1.
-OUTPUT_CRS = [
-    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
-    "http://www.opengis.net/def/crs/EPSG/0/4326",
-    "http://www.opengis.net/def/crs/EPSG/0/32749",
-    "http://www.opengis.net/def/crs/EPSG/0/9489",
-    "http://www.opengis.net/def/crs/EPSG/0/23879",
-]
+# Output CRSs offered on every collection (OGC API Features Part 2): CRS84 and the
+# city's list (config/city.yaml, which says why each).
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OUTPUT_CRS = [CRS84] + [f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in get_city().output_crs]
 # Page size: pygeoapi defaults to 10; QGIS and GDAL page far better with larger pages.
 LIMITS = {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"}
+# The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
+SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
@@ -62,9 +61,10 @@ def data_extents(layer: Layer, settings: DbSettings | None = None) -> dict[str, 
                 sql.SQL("SELECT min({f}), max({f}) FROM {t}").format(f=sql.Identifier(tf), t=table)
             ).fetchone()
             if t0 is not None:
+                # datetime objects: YAML timestamps, which pygeoapi compares as RFC 3339
                 extents["temporal"] = {
-                    "begin": f"{t0.isoformat()}T00:00:00Z",
-                    "end": f"{t1.isoformat()}T23:59:59Z",
+                    "begin": datetime.combine(t0, time.min, tzinfo=UTC),
+                    "end": datetime.combine(t1, time.max.replace(microsecond=0), tzinfo=UTC),
                 }
     return extents
 
@@ -86,7 +86,8 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
     """One pygeoapi collection for a layer."""
     provider: dict[str, Any] = {
         "type": "feature",
-        "name": "PostgreSQL",
+        # pygeoapi's PostgreSQL provider with GeoJSON built in PostGIS (onemap/provider.py)
+        "name": "onemap.provider.OnemapPostgreSQLProvider",
         "data": {
             "host": "${ONEMAP_DB_HOST:-127.0.0.1}",
             "port": "${ONEMAP_DB_PORT:-55432}",
@@ -104,6 +105,18 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
     tf = time_field(layer)
     if tf:
         provider["time_field"] = tf
+    tiles = {
+        "type": "tile",
+        # pygeoapi's MVT-postgresql with per-zoom simplification (onemap/tiles.py)
+        "name": "onemap.tiles.OnemapMVTProvider",
+        "data": provider["data"],
+        "id_field": layer.primary_key,
+        "table": layer.id,
+        "geom_field": "geom",
+        # no "schemes" list: pygeoapi passes non-dict options to its cached engine factory
+        "options": {"zoom": {"min": 0, "max": 20}},
+        "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+    }
     description = layer.description
     if layer.synthetic and layer.synthetic_note:
         description += f" SYNTHETIC DATA: {layer.synthetic_note}"
@@ -112,10 +125,10 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         "title": {"en": layer.title_en, "id": layer.title},
         "description": description,
         "keywords": list(layer.keywords),
-        "links": [],
+        "links": style_links(layer, SERVER_URL),
         "extents": extents,
         "limits": LIMITS,
-        "providers": [provider],
+        "providers": [provider, tiles],
     }
 
 
@@ -167,7 +180,11 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
             },
         },
         "resources": {
-            lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+            **{
+                lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+            },
+            # OGC API Processes (the city's indicators), after the collections.
+            **process_resources(),
         },
     }
 

@@ -1,7 +1,8 @@
 """Run pygeoapi on the generated configuration, under gunicorn, as the read-only role.
 
-``pygeoapi serve`` always runs Flask's debug reloader, so the WSGI app is served by
-gunicorn instead (``--no-control-socket``: gunicorn 27 otherwise writes
+``pygeoapi serve`` always runs Flask's debug reloader, so the WSGI app (pygeoapi's
+Flask app with onemap's hooks and routes, ``onemap.wsgi``) is served by gunicorn
+instead (``--no-control-socket``: gunicorn 27 otherwise writes
 ``~/.gunicorn/gunicorn.ctl``).
 """
 
@@ -14,9 +15,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from onemap.db.connect import reader_params
 from onemap.errors import UserError
-from onemap.publish import config_path
+from onemap.publish import LIMITS, config_path
 from onemap.settings import DbSettings, ServeSettings
 
 
@@ -24,7 +27,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
     """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from."""
     db = db or DbSettings()
     params = reader_params(db)
-    openapi = db.state_dir / "openapi.yml"
+    openapi = db.state_dir / f"openapi-{serve.port}.yml"  # one per server: suites run in parallel
     return {
         **os.environ,
         "ONEMAP_URL": serve.url,
@@ -65,13 +68,49 @@ def generate_openapi(env: dict[str, str]) -> None:
         raise UserError(
             f"pygeoapi could not build its OpenAPI document:\n{res.stderr.strip()[-1500:]}"
         )
+    declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
+
+
+def declare_limit(path: Path) -> None:
+    """Declare ``limit`` once in ``components.parameters`` and reference it from every path.
+
+    pygeoapi writes the limit parameter inline per path. QGIS and GDAL read the page size
+    they may ask for from ``components.parameters.limit`` (its ``default``/``maximum``);
+    without it QGIS pages at 100 and GDAL at 10 features.
+    """
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    schema = {
+        "type": "integer",
+        "minimum": 1,
+        "default": LIMITS["default_items"],
+        "maximum": LIMITS["max_items"],
+    }
+    doc.setdefault("components", {}).setdefault("parameters", {})["limit"] = {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "description": "The number of features in one page "
+        f"(default {schema['default']}, maximum {schema['maximum']}).",
+        "schema": schema,
+    }
+    ref = {"$ref": "#/components/parameters/limit"}
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict) and "parameters" in op:
+                op["parameters"] = [
+                    ref if isinstance(p, dict) and p.get("name") == "limit" else p
+                    for p in op["parameters"]
+                ]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def gunicorn_cmd(serve: ServeSettings) -> list[str]:
     """The gunicorn command line serving pygeoapi's Flask app."""
     return [
         _bin("gunicorn"),
-        "pygeoapi.flask_app:APP",
+        "onemap.wsgi:app",
         "--bind",
         f"{serve.host}:{serve.port}",
         "--workers",

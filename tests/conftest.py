@@ -18,6 +18,9 @@ import pytest
 # Before onemap reads its settings. ONEMAP_TEST_DB lets two suites share the cluster.
 TEST_DB = os.environ.get("ONEMAP_TEST_DB", "onemap_test")
 os.environ["ONEMAP_DB_NAME"] = TEST_DB
+# The test server logs every request (OUTPUT/pygeoapi.log): the client tests (QGIS) read
+# what the client really sent from it.
+os.environ.setdefault("ONEMAP_ACCESS_LOG", "1")
 
 from onemap.db import schema  # noqa: E402
 from onemap.etl.load import load_layer  # noqa: E402

@@ -57,7 +57,7 @@ def wait_for_copy(settings, timeout: float = 60) -> int:
         while time.monotonic() < deadline:
             row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE query LIKE 'COPY \"stage_%%' "
-                "AND state = 'active' LIMIT 1"
+                "AND state = 'active' AND datname = current_database() LIMIT 1"
             ).fetchone()
             if row:
                 return row[0]

@@ -22,4 +22,6 @@ def test_config_has_no_secret_and_uses_the_reader(loaded, db_settings) -> None:
     for secret in read_secrets(db_settings).values():
         assert secret not in text
     for res in cfg["resources"].values():
+        if res["type"] != "collection":
+            continue
         assert res["providers"][0]["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"

@@ -29,6 +29,7 @@ from onemap.layers import Layer, LayerField
 DATA_SCHEMA = "onemap"
 META_SCHEMA = "onemap_meta"
 STAGE_SCHEMA = "onemap_stage"
+HIST_SCHEMA = "onemap_hist"
 
 SQL_TYPES = {"text": Text, "integer": Integer, "real": Double, "date": Date, "boolean": Boolean}
 
@@ -120,9 +121,41 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
     return table
 
 
+def history_table(layer: Layer, metadata: MetaData) -> Table:
+    """Superseded row versions of a layer (``onemap_hist.<layer>``), see ``onemap.history``.
+
+    The layer's columns, ``valid_from`` (the run that published the version) and
+    ``valid_to`` (the run that superseded it), partitioned by ``valid_to``: each run that
+    supersedes rows owns one partition, and a replaced table becomes that partition
+    as it is, without copying a row.
+    """
+    live = layer_table(layer, MetaData())
+    columns = [
+        Column(c.name, c.type, nullable=True, comment=c.comment)
+        for c in live.columns
+        if c.name not in ("load_id", "geom")
+    ]
+    columns += [
+        Column("valid_from", BigInteger, comment="Run that published this row version"),
+        Column("geom", live.c.geom.type, nullable=True, comment=live.c.geom.comment),
+        Column(
+            "valid_to", BigInteger, nullable=False, comment="Run that superseded this version"
+        ),
+    ]
+    return Table(
+        layer.id,
+        metadata,
+        *columns,
+        schema=HIST_SCHEMA,
+        comment=f"Superseded versions of {DATA_SCHEMA}.{layer.id} (one partition per run)",
+        postgresql_partition_by="LIST (valid_to)",
+    )
+
+
 def build_metadata(layers: dict[str, Layer]) -> MetaData:
-    """A MetaData holding every layer table."""
+    """A MetaData holding every layer table and its history table."""
     metadata = MetaData()
     for layer in layers.values():
         layer_table(layer, metadata)
+        history_table(layer, metadata)
     return metadata

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 
 import psycopg
+import pyproj
 from psycopg import sql
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine
 
+from onemap.city import get_city
 from onemap.db import cluster as pgcluster
 from onemap.db.connect import is_external, owner_conninfo, read_secrets
-from onemap.db.models import DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, build_metadata
+from onemap.db.models import (
+    DATA_SCHEMA,
+    HIST_SCHEMA,
+    META_SCHEMA,
+    STAGE_SCHEMA,
+    build_metadata,
+)
 from onemap.errors import UserError
 from onemap.layers import Layer, load_layers
 from onemap.settings import DbSettings
@@ -55,7 +64,25 @@ def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
             )
     with psycopg.connect(**{**su, "dbname": settings.name}, autocommit=True) as conn:
         conn.execute(dict(sql_files())["000_extensions.sql"])
+        ensure_srids(conn)
         _schemas_and_grants(conn, settings)
+
+
+def ensure_srids(conn: psycopg.Connection) -> None:
+    """Add the city's CRSs to spatial_ref_sys from PROJ when PostGIS' copy lacks them."""
+    have = {r[0] for r in conn.execute("SELECT srid FROM spatial_ref_sys")}
+    for code in get_city().srids:
+        if code in have:
+            continue
+        crs = pyproj.CRS.from_epsg(code)
+        with warnings.catch_warnings():  # proj4text is informative only; srtext is the WKT
+            warnings.simplefilter("ignore", UserWarning)
+            proj4 = crs.to_proj4()
+        conn.execute(
+            "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
+            "VALUES (%s, 'EPSG', %s, %s, %s)",
+            (code, code, crs.to_wkt("WKT1_GDAL"), proj4),
+        )
 
 
 def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
@@ -85,6 +112,7 @@ def _bootstrap_external(settings: DbSettings) -> None:
     with psycopg.connect(owner_conninfo(settings), autocommit=True) as conn:
         try:
             conn.execute(dict(sql_files())["000_extensions.sql"])
+            ensure_srids(conn)
             with conn.cursor() as cur:
                 _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
             user = conn.execute("SELECT current_user").fetchone()[0]
@@ -123,11 +151,12 @@ def ensure_tables(layers: dict[str, Layer], conninfo: str) -> None:
 
 
 def rebuild_table(layer: Layer, conninfo: str) -> None:
-    """Drop and recreate one layer table after a change to its layer file."""
+    """Drop and recreate one layer table (and its history) after a change to its layer file."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(DATA_SCHEMA, layer.id))
-        )
+        for schema in (DATA_SCHEMA, HIST_SCHEMA):
+            conn.execute(
+                sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, layer.id))
+            )
     ensure_tables({layer.id: layer}, conninfo)
 
 

@@ -1,0 +1,222 @@
+"""Flood indicators: flooded-area share, exposure of roads and zoning, unserved flood area.
+
+Flood zones are first dissolved per hazard class, each square metre kept in the most
+severe class covering it (``sql/flood_classes.sql``), so overlapping zones never count
+twice. Classes, their order and labels come from ``config/indicators.yaml`` and the
+flood layer file.
+"""
+
+from __future__ import annotations
+
+from onemap.indicators.context import Context
+from onemap.indicators.result import KEY_COLUMNS, Column, Result, english, share
+from onemap.layers import AllowedValue
+
+KM2 = 1e-6  # m² → km²
+KM = 1e-3  # m → km
+MIN_AREA_M2 = 1.0  # zoning rows smaller than this are boundary slivers, not reported
+
+SOURCE_BNPB = (
+    "Hazard classes: Perka BNPB 2/2012 (inundation depth; rendah/sedang/tinggi), DOMAIN.md §3"
+)
+SOURCE_GENANGAN = (
+    "'% luas genangan' = inundated area / area (DOMAIN.md §3); the area is the polygons' "
+    "area in the metric CRS, not BPS's 373.70 km²"
+)
+
+
+def hazard_values(ctx: Context, classes: tuple[str, ...]) -> list[AllowedValue]:
+    """The flood layer's declared values for ``classes``, in the order given."""
+    f = ctx.cfg.flood
+    declared = {v.value: v for v in f.values_of(f.hazard)}
+    return [declared[c] for c in classes]
+
+
+def flood_area(ctx: Context) -> Result:
+    """Share of each area inside flood zones, by hazard class and in total."""
+    classes = hazard_values(ctx, ctx.cfg.flood.severity)
+    sums = ctx.sums()
+    for code, cls, area in ctx.fetch("flood_area"):
+        sums.add(code, (), **{cls: area})
+    cols = [
+        *KEY_COLUMNS,
+        Column("area_km2", "Luas wilayah", "Area", "km²"),
+        Column("flooded_km2", "Luas tergenang", "Flooded area", "km²"),
+        Column("flooded_pct", "Persentase luas tergenang", "Flooded share", "%"),
+    ]
+    for v in classes:
+        cols.append(Column(f"{v.value}_km2", f"Bahaya {v.label}", f"{english(v)} hazard", "km²"))
+        cols.append(
+            Column(f"{v.value}_pct", f"Bahaya {v.label}", f"{english(v)} hazard share", "%")
+        )
+    rows = []
+    for a in ctx.areas:
+        s = sums.get(a.code)
+        flooded = sum(s[v.value] for v in classes)
+        row = {
+            "kode": a.code,
+            "nama": a.name,
+            "area_km2": a.area_m2 * KM2,
+            "flooded_km2": flooded * KM2,
+            "flooded_pct": share(flooded, a.area_m2),
+        }
+        for v in classes:
+            row[f"{v.value}_km2"] = s[v.value] * KM2
+            row[f"{v.value}_pct"] = share(s[v.value], a.area_m2)
+        rows.append(row)
+    return Result(
+        "flood_area",
+        "Persentase luas genangan / kawasan rawan banjir",
+        "Flooded-area share",
+        cols,
+        rows,
+        sources=[SOURCE_GENANGAN, SOURCE_BNPB],
+    )
+
+
+def flood_exposure_roads(ctx: Context) -> Result:
+    """Road length inside high/medium hazard zones, and its share of all road length."""
+    classes = hazard_values(ctx, ctx.cfg.flood.exposure)
+    sums = ctx.sums()
+    for code, _status, _function, _condition, length, _area, _nw in ctx.fetch("road_pieces"):
+        sums.add(code, (), road=length)
+    for code, cls, length in ctx.fetch("flood_exposure_roads"):
+        sums.add(code, (), **{cls: length})
+    cols = [*KEY_COLUMNS, Column("road_km", "Panjang jalan", "Road length", "km")]
+    cols += [
+        Column(
+            f"{v.value}_km",
+            f"Jalan di zona bahaya {v.label.lower()}",
+            f"Roads in {english(v).lower()} hazard",
+            "km",
+        )
+        for v in classes
+    ]
+    cols += [
+        Column("exposed_km", "Jalan terdampak banjir", "Exposed road length", "km"),
+        Column("exposed_pct", "Persentase jalan terdampak", "Exposed share", "%"),
+    ]
+    rows = []
+    for a in ctx.areas:
+        s = sums.get(a.code)
+        exposed = sum(s[v.value] for v in classes)
+        row = {"kode": a.code, "nama": a.name, "road_km": s["road"] * KM}
+        row |= {f"{v.value}_km": s[v.value] * KM for v in classes}
+        row |= {"exposed_km": exposed * KM, "exposed_pct": share(exposed, s["road"])}
+        rows.append(row)
+    return Result(
+        "flood_exposure_roads",
+        "Jalan di kawasan rawan banjir",
+        "Road length exposed to flooding",
+        cols,
+        rows,
+        parameters={"exposure_classes": [v.value for v in classes]},
+        sources=[SOURCE_BNPB],
+    )
+
+
+def flood_exposure_zoning(ctx: Context) -> Result:
+    """Area of each zoning class inside high/medium hazard zones, per area and class."""
+    classes = hazard_values(ctx, ctx.cfg.flood.exposure)
+    z = ctx.cfg.zoning
+    zone_values = z.values_of(z.zone)
+    sums = ctx.sums()
+    for code, zone, cls, area in ctx.fetch("flood_exposure_zoning"):
+        sums.add(code, (zone,), **{cls or "total": area})
+        sums.add(code, (None,), **{cls or "total": area})
+    field = z.field_of(z.zone)
+    cols = [
+        *KEY_COLUMNS,
+        Column(z.zone, field.label, field.label_en or field.label),
+        Column("zone_km2", "Luas zona", "Zone area", "km²"),
+    ]
+    cols += [
+        Column(
+            f"{v.value}_km2",
+            f"Di zona bahaya {v.label.lower()}",
+            f"In {english(v).lower()} hazard",
+            "km²",
+        )
+        for v in classes
+    ]
+    cols += [
+        Column("exposed_km2", "Luas terdampak banjir", "Exposed area", "km²"),
+        Column("exposed_pct", "Persentase terdampak", "Exposed share", "%"),
+    ]
+    order = [None, *(v.value for v in zone_values)]
+    rows = []
+    for a in ctx.areas:
+        present = {k[0] for k in sums.keys(a.code)}
+        for zone in (zv for zv in order if zv in present):
+            s = sums.get(a.code, (zone,))
+            if zone is not None and s["total"] < MIN_AREA_M2:
+                continue  # a zone that only touches the area's boundary
+            exposed = sum(s[v.value] for v in classes)
+            row = {"kode": a.code, "nama": a.name, z.zone: zone, "zone_km2": s["total"] * KM2}
+            row |= {f"{v.value}_km2": s[v.value] * KM2 for v in classes}
+            row |= {"exposed_km2": exposed * KM2, "exposed_pct": share(exposed, s["total"])}
+            rows.append(row)
+    return Result(
+        "flood_exposure_zoning",
+        "Zona ruang di kawasan rawan banjir",
+        "Zoning area exposed to flooding",
+        cols,
+        rows,
+        parameters={"exposure_classes": [v.value for v in classes]},
+        sources=[SOURCE_BNPB, "Zone codes: Permen ATR/BPN 16/2018 (DOMAIN.md §5)"],
+        notes=[f"Rows with an empty {z.zone} are all zones together."],
+    )
+
+
+def flood_unserved(ctx: Context) -> Result:
+    """Flooded area farther than the service distance from every primer/sekunder channel."""
+    classes = hazard_values(ctx, ctx.cfg.flood.severity)
+    d = ctx.cfg.drainage
+    sums = ctx.sums()
+    for code, cls, flooded, unserved in ctx.fetch("flood_unserved"):
+        sums.add(code, (), **{f"{cls}_flooded": flooded, f"{cls}_unserved": unserved})
+    cols = [
+        *KEY_COLUMNS,
+        Column("flooded_km2", "Luas tergenang", "Flooded area", "km²"),
+        Column("unserved_km2", "Tidak terlayani drainase", "Not served by drainage", "km²"),
+        Column("unserved_pct", "Persentase tidak terlayani", "Unserved share", "%"),
+    ]
+    cols += [
+        Column(
+            f"{v.value}_unserved_km2",
+            f"Bahaya {v.label} tidak terlayani",
+            f"{english(v)} hazard not served",
+            "km²",
+        )
+        for v in classes
+    ]
+    rows = []
+    for a in ctx.areas:
+        s = sums.get(a.code)
+        flooded = sum(s[f"{v.value}_flooded"] for v in classes)
+        unserved = sum(s[f"{v.value}_unserved"] for v in classes)
+        row = {
+            "kode": a.code,
+            "nama": a.name,
+            "flooded_km2": flooded * KM2,
+            "unserved_km2": unserved * KM2,
+            "unserved_pct": share(unserved, flooded),
+        }
+        row |= {f"{v.value}_unserved_km2": s[f"{v.value}_unserved"] * KM2 for v in classes}
+        rows.append(row)
+    return Result(
+        "flood_unserved",
+        "Kawasan rawan banjir yang tidak terlayani saluran primer/sekunder",
+        "Flood area not served by primary/secondary drainage",
+        cols,
+        rows,
+        parameters={
+            "serving": list(d.serving),
+            "service_distance_m": d.service_distance_m,
+        },
+        sources=[
+            "Drainage hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV (DOMAIN.md §4)",
+            SOURCE_BNPB,
+        ],
+        notes=["The service distance is a planning assumption (config/indicators.yaml)."],
+    )

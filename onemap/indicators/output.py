@@ -1,0 +1,69 @@
+"""Indicator results as text: CSV and terminal tables (JSON is ``Result.as_dict``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.table import Table
+
+from onemap.errors import UserError
+from onemap.indicators.compute import document
+from onemap.indicators.result import Result
+
+FORMATS = ("table", "csv", "json")
+# Decimal places shown in terminal tables (CSV and JSON keep the full rounding).
+TABLE_DIGITS = {"km": 2, "km²": 2, "m²": 0, "%": 1, "km/km²": 2, "Rp": 0, "Rp miliar": 2}
+
+
+def to_csv(result: Result) -> str:
+    """One result as CSV: a header of column names, one line per row, empty for none."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([c.name for c in result.columns])
+    for row in result.rows:
+        writer.writerow(["" if row[c.name] is None else row[c.name] for c in result.columns])
+    return buf.getvalue()
+
+
+def _cell(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int | float) and unit in TABLE_DIGITS:
+        return f"{value:,.{TABLE_DIGITS[unit]}f}"
+    return str(value)
+
+
+def to_table(result: Result, lang: str = "en") -> Table:
+    """One result as a rich table with labelled columns and units."""
+    title = result.title_en if lang == "en" else result.title
+    table = Table(title=f"{title} [{result.indicator}]", title_justify="left")
+    for c in result.columns:
+        numeric = c.unit is not None
+        table.add_column(c.display(lang), justify="right" if numeric else "left")
+    for row in result.rows:
+        table.add_row(*(_cell(row[c.name], c.unit) for c in result.columns))
+    if result.notes:
+        table.caption = " ".join(result.notes)
+        table.caption_justify = "left"
+    return table
+
+
+def check_format(fmt: str, count: int) -> None:
+    """Refuse, before computing, a format that cannot show ``count`` results."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format '{fmt}'; choose one of {', '.join(FORMATS)}")
+    if fmt == "csv" and count != 1:
+        raise UserError("--format csv writes one indicator; name one, or use --format json")
+
+
+def render(results: list[Result], fmt: str, lang: str = "en") -> list[str | Table]:
+    """What ``onemap stats`` prints, one item per block (text for csv/json, rich tables)."""
+    check_format(fmt, len(results))
+    if fmt == "json":
+        return [json.dumps(document(results), ensure_ascii=False, indent=1)]
+    if fmt == "csv":
+        return [to_csv(results[0]).rstrip("\n")]
+    return [to_table(r, lang) for r in results]

@@ -1,0 +1,22 @@
+"""OGC API Processes for onemap: pygeoapi process plugins and their pygeoapi.yml entries.
+
+``resources()`` is what ``onemap.publish`` adds to the generated ``pygeoapi.yml``; each
+process is referenced there by the dotted path of its class (pygeoapi's plugin mechanism).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INDICATORS_PROCESS = "indicators"
+INDICATORS_PROCESSOR = "onemap.processes.indicators.IndicatorsProcessor"
+
+
+def resources() -> dict[str, dict[str, Any]]:
+    """The process resources of pygeoapi.yml, keyed by process id."""
+    return {
+        INDICATORS_PROCESS: {
+            "type": "process",
+            "processor": {"name": INDICATORS_PROCESSOR},
+        }
+    }

@@ -114,6 +114,17 @@ class Style(_Strict):
     opacity: float = 0.9
 
 
+class MapHints(_Strict):
+    """How the public web maps present the layer (``onemap.maps``).
+
+    ``visible``: switched on when the combined One Map opens. Layers that cover the
+    whole city (zoning, kelurahan) make the first view busy; they stay in the layer
+    control, off until the user turns them on.
+    """
+
+    visible: bool = True
+
+
 class Checks(_Strict):
     """Data checks run after every load; a failure aborts the swap."""
 
@@ -171,7 +182,13 @@ class Layer(_Strict):
     license: str
     attribution: str
     office: str
-    update_frequency: str = "irregular"
+    # ISO 19115 MD_MaintenanceFrequencyCode and MD_TopicCategoryCode (the codes SNI
+    # 8843-1:2019, Indonesia's ISO 19115 profile, uses in its catalogue records).
+    update_frequency: Literal[
+        "continual", "daily", "weekly", "fortnightly", "monthly", "quarterly", "biannually",
+        "annually", "asNeeded", "irregular", "notPlanned", "unknown",
+    ] = "irregular"
+    topic_category: str = "imageryBaseMapsEarthCover"
     synthetic: bool = False
     synthetic_note: str | None = None
     geometry: Geometry
@@ -179,6 +196,7 @@ class Layer(_Strict):
     label_field: str | None = None
     default_source: str
     style: Style = Style()
+    map: MapHints = MapHints()
     checks: Checks = Checks()
     fields: tuple[LayerField, ...]
     demo_file: str | None = None

@@ -21,6 +21,7 @@ from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.layers import Layer, load_layers
 from onemap.processes import resources as process_resources
+from onemap.records import CATALOG_ID, catalogue_resource
 from onemap.settings import DbSettings, project_root
 from onemap.styles import style_links
 
@@ -30,6 +31,10 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OUTPUT_CRS = [CRS84] + [f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in get_city().output_crs]
 # Page size: pygeoapi defaults to 10; QGIS and GDAL page far better with larger pages.
 LIMITS = {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"}
+# Connections per gunicorn worker: a sync worker serves one request at a time, and the
+# feature and tile providers share one engine when their options match (pygeoapi caches
+# engines by their arguments), so workers × 4 connections at most.
+POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True}
 # The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
 SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -101,6 +106,7 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         "geom_field": "geom",
         "crs": OUTPUT_CRS,
         "storage_crs": OUTPUT_CRS[0],
+        "options": POOL,
     }
     tf = time_field(layer)
     if tf:
@@ -114,7 +120,7 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         "table": layer.id,
         "geom_field": "geom",
         # no "schemes" list: pygeoapi passes non-dict options to its cached engine factory
-        "options": {"zoom": {"min": 0, "max": 20}},
+        "options": {"zoom": {"min": 0, "max": 20}, **POOL},
         "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
     }
     description = layer.description
@@ -183,6 +189,8 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
             **{
                 lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
             },
+            # OGC API Records: one record per layer (onemap/records.py)
+            CATALOG_ID: catalogue_resource(),
             # OGC API Processes (the city's indicators), after the collections.
             **process_resources(),
         },

@@ -20,6 +20,7 @@ import yaml
 from onemap.db.connect import reader_params
 from onemap.errors import UserError
 from onemap.publish import LIMITS, config_path
+from onemap.records import write_catalogue
 from onemap.settings import DbSettings, ServeSettings
 
 
@@ -38,6 +39,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
         "ONEMAP_READER_PASSWORD": str(params["password"]),
         "PYGEOAPI_CONFIG": str(config_path()),
         "PYGEOAPI_OPENAPI": str(openapi),
+        "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
     }
 
 
@@ -50,6 +52,7 @@ def generate_openapi(env: dict[str, str]) -> None:
     if not config_path().exists():
         raise UserError(f"{config_path()} is missing: run 'onemap publish' first")
     Path(env["PYGEOAPI_OPENAPI"]).parent.mkdir(parents=True, exist_ok=True)
+    write_catalogue(Path(env["ONEMAP_RECORDS"]), env["ONEMAP_URL"])
     res = subprocess.run(
         [
             _bin("pygeoapi"),

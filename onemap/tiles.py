@@ -14,8 +14,8 @@ import logging
 
 from geoalchemy2.functions import ST_AsMVT, ST_AsMVTGeom, ST_Transform
 from pygeoapi.crs import get_crs, get_srid
-from pygeoapi.provider.tile import ProviderTileNotFoundError
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
+from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

@@ -136,7 +136,9 @@ def test_hostile_ids_get_404(api, fid) -> None:
 
 
 def test_datetime_on_a_layer_without_dates_is_a_400(api) -> None:
-    r = requests.get(f"{api}/collections/zoning/items", params={"f": "json", "datetime": "2025-01-01/.."})
+    r = requests.get(
+        f"{api}/collections/zoning/items", params={"f": "json", "datetime": "2025-01-01/.."}
+    )
     assert r.status_code == 400 and "no time field" in r.json()["description"]
 
 

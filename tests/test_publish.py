@@ -21,7 +21,12 @@ def test_config_has_no_secret_and_uses_the_reader(loaded, db_settings) -> None:
 
     for secret in read_secrets(db_settings).values():
         assert secret not in text
-    for res in cfg["resources"].values():
-        if res["type"] != "collection":
-            continue
-        assert res["providers"][0]["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"
+    database_providers = [
+        p
+        for res in cfg["resources"].values()
+        for p in res.get("providers", [])
+        if isinstance(p.get("data"), dict)
+    ]
+    assert len(database_providers) >= 2 * 6  # features and tiles of every layer
+    for provider in database_providers:
+        assert provider["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -134,32 +133,16 @@ def load_demo(
     regenerate: bool = typer.Option(False, help="rebuild the demo files even if present"),
 ) -> None:
     """Prepare the bundled demo data (etl/) and load every layer from it."""
-    from onemap.etl.load import load_layer
-    from onemap.layers import load_layers
+    from onemap import demo
     from onemap.settings import project_root
 
-    layers = load_layers()
     data_dir = data_dir if data_dir.is_absolute() else project_root() / data_dir
-    if regenerate or any(
-        not (data_dir / lyr.demo_file).exists() for lyr in layers.values() if lyr.demo_file
-    ):
-        out.print(f"preparing demo data in {data_dir} …")
-        subprocess.run(
-            [sys.executable, "-m", "etl.demo", str(data_dir), "--quiet"],
-            cwd=project_root(),
-            check=True,
-        )
-    for layer in layers.values():
-        if not layer.demo_file:
-            continue
-        try:
-            res = load_layer(layer, data_dir / layer.demo_file)
-        except UserError as exc:
-            _fail(exc)
-        out.print(
-            f"{layer.id:18} {res.rows_loaded:7d} features "
-            f"(run {res.load_id}, {res.rows_rejected} rejected)"
-        )
+    if demo.prepare(data_dir, force=regenerate):
+        out.print(f"prepared demo data in {data_dir}")
+    try:
+        demo.load_all(data_dir, report=out.print)
+    except UserError as exc:
+        _fail(exc)
 
 
 @app.command("publish")

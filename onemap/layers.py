@@ -171,6 +171,17 @@ class RasterClasses(_Strict):
         return RasterClasses.model_validate({**self.model_dump(), "bins": bins})
 
 
+class Coverage(_Strict):
+    """A raster published beside the layer as an OGC API Coverages collection."""
+
+    id: str = Field(pattern=_IDENT)
+    title: str
+    title_en: str
+    description: str
+    unit: str
+    demo_file: str | None = None
+
+
 class Layer(_Strict):
     """A layer: the single source of truth for its table, validation, API and maps."""
 
@@ -201,6 +212,7 @@ class Layer(_Strict):
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
     raster: RasterClasses | None = None
+    coverage: Coverage | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Layer:

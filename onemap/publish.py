@@ -17,6 +17,7 @@ import yaml
 from psycopg import sql
 
 from onemap.city import get_city
+from onemap.coverages import coverage_resource, published_path
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.layers import Layer, load_layers
@@ -188,6 +189,12 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
         "resources": {
             **{
                 lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+            },
+            # OGC API Coverages: rasters published beside layers (onemap/coverages.py)
+            **{
+                layer.coverage.id: coverage_resource(layer, path)
+                for layer in layers.values()
+                if layer.coverage and (path := published_path(layer, settings))
             },
             # OGC API Records: one record per layer (onemap/records.py)
             CATALOG_ID: catalogue_resource(),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from onemap.coverages import coverage_dir
 from onemap.db.connect import reader_params
 from onemap.errors import UserError
 from onemap.publish import LIMITS, config_path
@@ -40,6 +41,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
         "PYGEOAPI_CONFIG": str(config_path()),
         "PYGEOAPI_OPENAPI": str(openapi),
         "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
+        "ONEMAP_COVERAGES": str(coverage_dir(db)),
     }
 
 

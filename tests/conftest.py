@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,9 +20,8 @@ os.environ["ONEMAP_DB_NAME"] = TEST_DB
 # what the client really sent from it.
 os.environ.setdefault("ONEMAP_ACCESS_LOG", "1")
 
+from onemap import demo  # noqa: E402
 from onemap.db import schema  # noqa: E402
-from onemap.etl.load import load_layer  # noqa: E402
-from onemap.layers import load_layers  # noqa: E402
 from onemap.settings import DbSettings, project_root  # noqa: E402
 
 OUTPUT = project_root() / "tests" / "output" / TEST_DB
@@ -56,21 +53,14 @@ def scratch_settings() -> DbSettings:
 def demo_dir() -> Path:
     """The demo inputs, produced by the same generator `make demo` uses."""
     out = OUTPUT / "demo"
-    layers = load_layers()
-    if not all((out / lyr.demo_file).exists() for lyr in layers.values() if lyr.demo_file):
-        subprocess.run(
-            [sys.executable, "-m", "etl.demo", str(out), "--quiet"], cwd=project_root(), check=True
-        )
+    demo.prepare(out)
     return out
 
 
 @pytest.fixture(scope="session")
 def loaded(db_settings: DbSettings, demo_dir: Path) -> dict[str, int]:
-    """Every layer loaded from the demo data; returns rows loaded per layer."""
-    return {
-        lid: load_layer(layer, demo_dir / layer.demo_file, settings=db_settings).rows_loaded
-        for lid, layer in load_layers().items()
-    }
+    """Every layer (and raster) loaded from the demo data, as `onemap load-demo` does."""
+    return demo.load_all(demo_dir, db_settings)
 
 
 @pytest.fixture(scope="session")

@@ -104,3 +104,34 @@ def test_owslib_reads_collections_queryables_and_items(api, db_settings) -> None
         db_settings, "road_condition", sql.SQL("condition = 'rusak_berat'")
     )
     assert len(items["features"]) == 5
+
+
+def test_flood_depth_coverage_is_the_published_raster(api, demo_dir, tmp_path) -> None:
+    import numpy as np
+    import rasterio
+
+    r = requests.get(f"{api}/collections/flood_depth/coverage", params={"f": "GTiff"}, timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/x-geotiff"
+    served = tmp_path / "served.tif"
+    served.write_bytes(r.content)
+    with rasterio.open(served) as got, rasterio.open(demo_dir / "flood_depth.tif") as src:
+        assert got.crs == src.crs and got.transform == src.transform
+        assert np.array_equal(got.read(1), src.read(1))
+        assert got.nodata == src.nodata
+
+
+def test_flood_depth_coverage_subset_by_bbox(api, tmp_path) -> None:
+    import rasterio
+
+    r = requests.get(
+        f"{api}/collections/flood_depth/coverage",
+        params={"f": "GTiff", "bbox": "110.45,-6.97,110.48,-6.95"},
+        timeout=60,
+    )
+    assert r.status_code == 200
+    path = tmp_path / "subset.tif"
+    path.write_bytes(r.content)
+    with rasterio.open(path) as ds:
+        depth = ds.read(1, masked=True)
+        assert 0 < ds.width < 100 and 0 < ds.height < 100  # 50 m cells over ~3 km
+        assert depth.count() > 0 and float(depth.max()) > 0.76  # rob near Kaligawe floods deep

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -53,8 +54,39 @@ def _add_caching(resp: Response) -> Response:
     return resp.make_conditional(request)
 
 
+def _speed_up_bbox_transform() -> None:
+    """Skip pygeoapi's bbox reprojection when bbox-crs is the storage CRS.
+
+    pygeoapi 0.24 calls ``transform_bbox(bbox, bbox_crs, storage_crs)`` on every items
+    request, even when both are CRS84; building the pyproj CRS and transformer and
+    calling ``CRS.to_epsg()`` took ~70 % of a 100-feature bbox request here (profiled
+    with cProfile; see bench/RESULTS.md). Identity is decided on the URIs; other pairs
+    reuse a cached transformer.
+    """
+    from pygeoapi.api import itemtypes
+    from pygeoapi.crs import transform_bbox as original
+
+    if getattr(itemtypes.transform_bbox, "_onemap", False):
+        return
+
+    @functools.lru_cache(maxsize=64)
+    def cached(bbox: tuple, from_crs: str, to_crs: str, always_xy: bool) -> list:
+        return original(list(bbox), from_crs, to_crs, always_xy)
+
+    def transform_bbox(bbox, from_crs, to_crs, always_xy=False):
+        if str(from_crs) == str(to_crs):
+            return list(bbox)
+        if isinstance(from_crs, str) and isinstance(to_crs, str):
+            return list(cached(tuple(bbox), from_crs, to_crs, always_xy))
+        return original(bbox, from_crs, to_crs, always_xy)
+
+    transform_bbox._onemap = True
+    itemtypes.transform_bbox = transform_bbox
+
+
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app."""
+    _speed_up_bbox_transform()
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:

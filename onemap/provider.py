@@ -16,6 +16,7 @@ import logging
 from functools import cache
 
 import pyproj
+from pygeoapi.crs import get_srid
 from pygeoapi.provider.base import (
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
@@ -42,6 +43,11 @@ def _crs_facts(wkt: str) -> tuple[int | None, bool, bool]:
     return crs.to_epsg(), first in ("north", "south"), crs.is_geographic
 
 
+@cache
+def _storage_srid(crs: object) -> int:
+    return get_srid(crs) or 4326
+
+
 class OnemapPostgreSQLProvider(PostgreSQLProvider):
     """PostgreSQL provider with GeoJSON built in the database."""
 
@@ -60,6 +66,14 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
                 geom = func.ST_FlipCoordinates(geom)
             precision = PRECISION_DEGREES if geographic else PRECISION_METRES
         return func.ST_AsGeoJSON(geom, precision, 0)  # options 0: no "crs"/"bbox" members
+
+    def _get_bbox_filter(self, bbox):
+        """ST_Intersects with a cached storage SRID (pygeoapi resolves it per request)."""
+        if not bbox:
+            return true()
+        srid = _storage_srid(self.storage_crs)
+        envelope = func.ST_MakeEnvelope(*bbox, srid)
+        return func.ST_Intersects(envelope, self.table_model.__table__.c[self.geom])
 
     def _get_cql_filters(self, filterq):
         """CQL2 to SQL; an unknown property or unsupported construct is a 400, not a 500."""

@@ -37,7 +37,8 @@ def get_json(url: str, **params) -> dict:
 def test_every_layer_is_a_collection_with_metadata(api) -> None:
     cols = {c["id"]: c for c in get_json(f"{api}/collections")["collections"]}
     assert [c for c in cols if c in LAYERS] == list(LAYERS)
-    assert set(cols) - set(LAYERS) == {"catalog"}  # the records collection
+    coverages = {lyr.coverage.id for lyr in LAYERS.values() if lyr.coverage}
+    assert set(cols) - set(LAYERS) == {"catalog"} | coverages  # records, rasters
     for lid, layer in LAYERS.items():
         c = cols[lid]
         assert c["title"] == layer.title_en

@@ -1,0 +1,295 @@
+"""Serving benchmark: onemap's deployment vs pygeoapi's stock providers vs tipg.
+
+The same PostGIS table (``onemap.road_condition`` in the ``onemap_bench`` database,
+loaded by `onemap load` from bench/roads.py files of each size) is served three ways,
+each with 2 workers on loopback:
+
+- onemap: ``onemap.wsgi:app`` under gunicorn (PostGIS-built GeoJSON, simplified MVT);
+- pygeoapi: ``pygeoapi.flask_app:APP`` under gunicorn with its stock ``PostgreSQL`` and
+  ``MVT-postgresql`` providers, on the same generated config otherwise;
+- tipg 1.6.1 under uvicorn (its own virtualenv in bench/work/venv-tipg).
+
+Each scenario is a fixed URL driven by wrk (8 connections, 2 threads, fixed duration);
+requests/s and latency p50/p95 come from wrk's Lua ``done`` hook. Benchmarks are not
+tests: nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from bench.roads import roads_file
+from onemap.db import schema
+from onemap.db.connect import reader_conninfo
+from onemap.etl.load import load_layer
+from onemap.layers import get_layer
+from onemap.publish import build_config, render
+from onemap.serve import declare_limit, server_env
+from onemap.settings import DbSettings, ServeSettings
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+RESULTS = HERE / "results"
+TIPG_VENV = WORK / "venv-tipg"
+LUA = HERE / "wrk_report.lua"
+CENTRE = (110.42, -6.98)
+SCENARIOS = {
+    "items: bbox ~3 blocks, limit 100": (
+        "items",
+        {"bbox": (110.415, -6.985, 110.425, -6.975), "limit": 100},
+    ),
+    "items: bbox one kecamatan, limit 1000": (
+        "items",
+        {"bbox": (110.40, -7.00, 110.45, -6.96), "limit": 1000},
+    ),
+    "items: deep page (offset 5000), limit 100": ("items", {"offset": 5000, "limit": 100}),
+    "tile z12": ("tile", {"z": 12}),
+    "tile z14": ("tile", {"z": 14}),
+    "tile z16": ("tile", {"z": 16}),
+}
+
+
+def tile_xy(z: int) -> tuple[int, int]:
+    """WebMercatorQuad column and row of the city centre."""
+    n = 2**z
+    x = int((CENTRE[0] + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(CENTRE[1]))) / math.pi) / 2 * n)
+    return x, y
+
+
+def url_for(server: str, base: str, kind: str, params: dict) -> str:
+    """The scenario's URL in each server's dialect."""
+    coll = "onemap.road_condition" if server == "tipg" else "road_condition"
+    if kind == "tile":
+        z = params["z"]
+        x, y = tile_xy(z)
+        if server == "tipg":  # tipg: /tiles/{tms}/{z}/{x}/{y}
+            return f"{base}/collections/{coll}/tiles/WebMercatorQuad/{z}/{x}/{y}"
+        return f"{base}/collections/{coll}/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt"
+    query = {k: (",".join(map(str, v)) if isinstance(v, tuple) else v) for k, v in params.items()}
+    query["f"] = "geojson" if server == "tipg" else "json"
+    return f"{base}/collections/{coll}/items?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def write_configs(settings: DbSettings) -> dict[str, Path]:
+    """onemap's generated config (road_condition only) and the stock-provider variant."""
+    cfg = build_config(settings)
+    cfg["resources"] = {"road_condition": cfg["resources"]["road_condition"]}
+    out = {"onemap": WORK / "pygeoapi-onemap.yml"}
+    out["onemap"].write_text(render(cfg))
+    stock = json.loads(json.dumps(cfg, default=str))
+    for provider in stock["resources"]["road_condition"]["providers"]:
+        provider["name"] = {"feature": "PostgreSQL", "tile": "MVT-postgresql"}[provider["type"]]
+    out["pygeoapi"] = WORK / "pygeoapi-stock.yml"
+    out["pygeoapi"].write_text(yaml.safe_dump(stock, sort_keys=False))
+    return out
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Poll until the server answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}) before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"no answer from {url}")
+
+
+def start(
+    server: str, port: int, configs: dict[str, Path], settings: DbSettings
+) -> subprocess.Popen:
+    """Start one server on 127.0.0.1:port with 2 workers."""
+    serve = ServeSettings(port=port, workers=2)
+    env = server_env(serve, settings)
+    log = open(WORK / f"{server}.log", "w")  # noqa: SIM115 - handed to the child
+    if server == "tipg":
+        env = {
+            **os.environ,
+            "DATABASE_URL": _pg_url(settings),
+            "TIPG_DB_SCHEMAS": '["onemap"]',
+            "TIPG_DB_TABLES": '["onemap.road_condition"]',
+            "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+            "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+        }
+        cmd = [
+            str(TIPG_VENV / "bin/uvicorn"),
+            "tipg.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ]
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_up(f"http://127.0.0.1:{port}/collections", proc)
+        return proc
+    env["PYGEOAPI_CONFIG"] = str(configs[server])
+    env["PYGEOAPI_OPENAPI"] = str(WORK / f"openapi-{server}.yml")
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pygeoapi")),
+            "openapi",
+            "generate",
+            env["PYGEOAPI_CONFIG"],
+            "--output-file",
+            env["PYGEOAPI_OPENAPI"],
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    if server == "onemap":
+        declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
+    app = "onemap.wsgi:app" if server == "onemap" else "pygeoapi.flask_app:APP"
+    cmd = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--no-control-socket",
+        "--timeout",
+        "300",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wait_up(f"http://127.0.0.1:{port}/conformance?f=json", proc)
+    return proc
+
+
+def _pg_url(settings: DbSettings) -> str:
+    from onemap.db.connect import reader_params
+
+    p = reader_params(settings)
+    return f"postgresql://{p['user']}:{p['password']}@{p['host']}:{p['port']}/{p['dbname']}"
+
+
+def check(url: str) -> dict:
+    """One request: status, bytes, and features returned (a sanity check across servers)."""
+    with urllib.request.urlopen(url, timeout=300) as r:
+        body = r.read()
+    info = {"status": r.status, "bytes": len(body)}
+    if body[:1] == b"{":
+        info["features"] = len(json.loads(body).get("features", []))
+    return info
+
+
+def wrk(url: str, seconds: int) -> dict:
+    """Drive one URL with wrk (8 connections); requests/s and latency in ms."""
+    res = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "--timeout", "60s", "-s", str(LUA), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("JSON "))
+    return json.loads(line[5:])
+
+
+def run(sizes: list[int], seconds: int) -> dict:
+    """Every scenario on every server at every size."""
+    settings = DbSettings(name="onemap_bench")
+    schema.up(settings)
+    layer = get_layer("road_condition")
+    results: list[dict] = []
+    for n in sizes:
+        t0 = time.monotonic()
+        load_layer(layer, roads_file(n), settings=settings)
+        print(f"{n} segments loaded in {time.monotonic() - t0:.1f} s", flush=True)
+        configs = write_configs(settings)
+        for i, server in enumerate(("onemap", "pygeoapi", "tipg")):
+            port = 5600 + i
+            proc = start(server, port, configs, settings)
+            try:
+                for name, (kind, params) in SCENARIOS.items():
+                    url = url_for(server, f"http://127.0.0.1:{port}", kind, params)
+                    row = {"size": n, "server": server, "scenario": name, "url": url}
+                    try:
+                        row |= check(url) | wrk(url, seconds)
+                    except (OSError, subprocess.CalledProcessError, StopIteration) as exc:
+                        row["error"] = str(exc)[:200]
+                    results.append(row)
+                    print(
+                        json.dumps(
+                            {
+                                k: row.get(k)
+                                for k in (
+                                    "size",
+                                    "server",
+                                    "scenario",
+                                    "rps",
+                                    "p50_ms",
+                                    "p95_ms",
+                                    "features",
+                                    "error",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "duration_s": seconds,
+        "results": results,
+    }
+
+
+def machine() -> dict:
+    """Where the figures were measured."""
+    import pygeoapi
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "pygeoapi": pygeoapi.__version__,
+        "tipg": "1.6.1",
+        "postgis": _postgis_version(),
+    }
+
+
+def _postgis_version() -> str:
+    import psycopg
+
+    with psycopg.connect(reader_conninfo(DbSettings(name="onemap_bench"))) as conn:
+        return conn.execute("SELECT postgis_lib_version()").fetchone()[0]
+
+
+def main() -> None:
+    """CLI: python -m bench.serve [--sizes …] [--seconds …]."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--seconds", type=int, default=5)
+    args = ap.parse_args()
+    report = run([int(s) for s in args.sizes.split(",")], args.seconds)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "serve.json").write_text(json.dumps(report, indent=1))
+    print(f"wrote {RESULTS / 'serve.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -54,6 +54,21 @@ serve: ## serve the OGC APIs on 127.0.0.1:$(PORT)
 lint: venv ## ruff
 	$(VENV)/bin/ruff check onemap etl tests bench
 
+bench-setup: system-deps venv ## benchmark tools: wrk (Debian), tipg in its own venv, matplotlib
+	@scripts/system-deps wrk
+	$(PY) -m pip install -q matplotlib
+	@[ -x bench/work/venv-tipg/bin/uvicorn ] || { py=$$(scripts/find-python) && \
+	  $$py -m venv bench/work/venv-tipg && bench/work/venv-tipg/bin/pip install -q tipg==1.6.1 uvicorn; }
+
+bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads)
+	$(PY) -m bench.serve
+
+bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
+	-$(MAKE) bench-load
+	$(PY) -m bench.serve
+	-$(MAKE) bench-maps
+	$(PY) -m bench.report
+
 stop: ## stop the project's PostGIS cluster
 	-$(ONEMAP) db down
 

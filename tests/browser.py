@@ -160,13 +160,16 @@ class DevTools:
 
     Use as a context manager; ``open(path)`` loads a page and returns once ``ready`` (a
     JavaScript expression) is true. ``errors`` collects console errors, uncaught
-    exceptions and failed loads; ``requests`` every URL the page asked for.
+    exceptions and failed loads; ``requests`` every URL the page asked for; ``received``
+    the bytes each finished response took on the wire.
     """
 
     def __init__(self, size: tuple[int, int] = (1280, 800), timeout: float = 60):
         self.size, self.timeout = size, timeout
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self.received: list[tuple[str, int]] = []  # (url, bytes over the wire) per response
+        self._urls: dict[str, str] = {}
         self._id = 0
 
     def __enter__(self) -> DevTools:
@@ -237,6 +240,10 @@ class DevTools:
             self.errors.append(f"log: {entry['text']} {entry.get('url', '')}".strip())
         elif method == "Network.requestWillBeSent":
             self.requests.append(params["request"]["url"])
+            self._urls[params["requestId"]] = params["request"]["url"]
+        elif method == "Network.loadingFinished":
+            url = self._urls.get(params["requestId"], "")
+            self.received.append((url, int(params.get("encodedDataLength", 0))))
         elif method == "Page.loadEventFired":
             self._loaded = True
 
@@ -271,6 +278,11 @@ class DevTools:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{path.name}: not ready ({ready}) in {self.timeout} s")
             time.sleep(0.1)
+
+    def click(self, x: float, y: float) -> None:
+        """A real left click (mouse down and up) at viewport pixel ``(x, y)``."""
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
     def screenshot(self, png: Path) -> Path:
         """A PNG of the viewport."""

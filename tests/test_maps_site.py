@@ -274,11 +274,14 @@ def test_missing_empty_and_point_frames_still_give_maps(layers, frames, tmp_path
 # ---------------------------------------------------------------- in the browser
 
 
-def test_onemap_renders_in_chromium(site, frames):
+def test_onemap_renders_in_chromium(site, layers, frames):
+    """The One Map opens with the layers whose file says map.visible (the others off)."""
     dom = dump_dom(site / "onemap.html")
     assert "leaflet-container" in dom
     paths = len(re.findall(r"<path\b[^>]*leaflet-interactive", dom))
-    assert paths >= sum(len(f) for f in frames.values())
+    shown = [lid for lid, layer in layers.items() if layer.map.visible]
+    assert 0 < len(shown) < len(layers)
+    assert paths == sum(len(frames[lid]) for lid in shown)
     # the legend and title panels were moved into the map as Leaflet controls
     assert re.search(r'class="[^"]*onemap-legend[^"]*leaflet-control', dom)
     assert re.search(r'class="[^"]*onemap-title[^"]*leaflet-control', dom)

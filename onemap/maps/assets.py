@@ -66,6 +66,34 @@ VENDORED: tuple[Vendored, ...] = (
             "icon-fullscreen.svg": "icon-fullscreen.svg",
         },
     ),
+    Vendored(
+        # Draws OGC API vector tiles (MVT) for layers too big to embed (onemap.tiles).
+        # The package has no LICENSE file: its licence (Beerware) is in README.md, which
+        # also lists what the bundle includes; their licences are vendored below.
+        npm="leaflet.vectorgrid@1.3.0",
+        folder="leaflet.vectorgrid",
+        files={"dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js"},
+        license="README.md",
+    ),
+    # Licences of the libraries bundled into Leaflet.VectorGrid.bundled.min.js (its
+    # package.json dependencies, theirs, and the geojson-vt of its slicer worker).
+    *(
+        Vendored(
+            npm=npm,
+            folder=f"leaflet.vectorgrid/bundled/{npm.rsplit('@', 1)[0]}",
+            files={},
+            license=licence,
+        )
+        for npm, licence in (
+            ("pbf@3.3.0", "LICENSE"),
+            ("ieee754@1.2.1", "LICENSE"),
+            ("vector-tile@1.3.0", "LICENSE.txt"),
+            ("point-geometry@0.0.0", "package.json"),  # no licence file: "license": "ISC"
+            ("topojson-client@2.1.0", "LICENSE.md"),
+            ("whatwg-fetch@2.0.4", "LICENSE"),
+            ("geojson-vt@2.2.0", "LICENSE"),
+        )
+    ),
 )
 
 # folium resource name -> file under assets/, or None when the pages do not need it.
@@ -90,6 +118,7 @@ FOLIUM_RESOURCES: dict[str, str | None] = {
 # onemap's own runtime (popups, legends) and styles, loaded after Leaflet.
 OWN_JS = "onemap/onemap.js"
 OWN_CSS = "onemap/onemap.css"
+VECTORGRID_JS = "leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
 _REMOTE_REF = re.compile(
     r"<(?:script|link)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE

@@ -16,19 +16,24 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from onemap.maps.assets import OWN_CSS, OWN_JS
+from onemap.maps.assets import OWN_CSS, OWN_JS, VECTORGRID_JS
 from onemap.maps.prepare import to_script_json
 
 
 class OnemapRuntime(JSCSSMixin, MacroElement):
-    """Loads onemap.js and onemap.css (after Leaflet's, so its rules win)."""
+    """Loads onemap.js and onemap.css (after Leaflet's, so its rules win).
+
+    ``tiles``: also Leaflet.VectorGrid, for pages drawing a layer from vector tiles.
+    """
 
     _template = Template("")
 
-    def __init__(self, assets_url: str = "assets"):
+    def __init__(self, assets_url: str = "assets", *, tiles: bool = False):
         super().__init__()
         self._name = "OnemapRuntime"
         self.default_js = [("onemap_js", f"{assets_url}/{OWN_JS}")]
+        if tiles:
+            self.default_js.insert(0, ("vectorgrid_js", f"{assets_url}/{VECTORGRID_JS}"))
         self.default_css = [("onemap_css", f"{assets_url}/{OWN_CSS}")]
 
 
@@ -65,6 +70,7 @@ class VectorLayer(Layer):
     ):
         super().__init__(name=name, overlay=True, control=control, show=show)
         self._name = "VectorLayer"
+        self.spec = spec
         self.data_json = to_script_json(data)
         self.spec_json = to_script_json(spec)
         options: dict[str, Any] = {"interactive": interactive}
@@ -78,6 +84,74 @@ class VectorLayer(Layer):
     def embedded_bytes(self) -> int:
         """Size of the embedded data, in bytes of UTF-8."""
         return len(self.data_json.encode("utf-8"))
+
+
+class TileLayer(Layer):
+    """One layer drawn from OGC API vector tiles (MVT) by ``onemap.tiles``.
+
+    ``url`` is the tile template (``…/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt``); the
+    features are styled and popped up from ``spec`` like the embedded layers.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = onemap.tiles(
+            {{ this.url|tojson }},
+            {{ this.spec_json }},
+            {{ this.options_json }}
+        );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        url: str,
+        spec: dict[str, Any],
+        *,
+        name: str,
+        pane: str | None = None,
+        attribution: str | None = None,
+        show: bool = True,
+    ):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "TileLayer"
+        self.url = url
+        self.spec_json = to_script_json(spec)
+        options: dict[str, Any] = {}
+        if pane:
+            options["pane"] = pane
+        if attribution:
+            options["attribution"] = html.escape(attribution)
+        self.options_json = to_script_json(options)
+
+
+class LocateControl(MacroElement):
+    """A list of the kecamatan: picking one zooms the map to it (no geocoder, no network).
+
+    ``items`` are ``{name, code, bounds}`` (``mapframe.locate_items``). With ``target``
+    (a layer whose features carry the code at ``key_index``), the picked area is outlined.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        onemap.locate({{ this._parent.get_name() }}, {{ this.items_json }},
+                      {{ this.target.get_name() if this.target else 'null' }},
+                      {{ this.key_index }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self, items: list[dict[str, Any]], target: Layer | None = None, key_index: int = -1
+    ):
+        super().__init__()
+        self._name = "LocateControl"
+        self.items_json = to_script_json(items)
+        self.target = target
+        self.key_index = int(key_index)
 
 
 class Panel(MacroElement):

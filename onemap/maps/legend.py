@@ -26,6 +26,7 @@ class LegendSection:
     synthetic: bool = False
     synthetic_note: str | None = None
     element_id: str = ""
+    note: str | None = None
 
 
 def legend_section(
@@ -94,6 +95,9 @@ _LEGEND = """\
       </li>
 {% endfor %}
     </ul>
+{% if s.note %}
+    <p class="onemap-legend-note">{{ s.note }}</p>
+{% endif %}
   </section>
 {% endfor %}
 </div>

@@ -1,133 +1,64 @@
 """Assemble the folium maps: one per layer, and the combined One Map.
 
-Every page has the same frame: basemap (or a plain background), title panel, zoom,
-fullscreen, metric scale bar, layer control, legend, the reference overlay (kecamatan
-boundaries) on top of the data without catching clicks, and the attribution of every
-source shown. Layers are drawn in panes per geometry family, polygons under lines under
-points; within a family, in the order of ``layers/index.yaml``.
+The frame every page shares (basemap, panes, title, locate list, zoom, fullscreen,
+scale bar) is in :mod:`onemap.maps.mapframe`. Here: the data layers (embedded rows, or
+the OGC API's vector tiles for big layers), the reference overlay (kecamatan
+boundaries) on top of the data without catching clicks, the layer control, the legends
+and the attribution of every source. Layers are drawn in panes per geometry family,
+polygons under lines under points; within a family, in the order of ``layers/index.yaml``.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import folium
-import geopandas as gpd
-from folium.map import CustomPane
-from folium.plugins import Fullscreen
 
-from onemap.layers import Layer
 from onemap.maps.assets import localise, remote_references
-from onemap.maps.elements import LeafletControl, LegendSync, OnemapRuntime, Panel, VectorLayer
+from onemap.maps.elements import LegendSync, LocateControl, Panel, TileLayer, VectorLayer
 from onemap.maps.legend import LegendSection, legend_html, legend_section
+from onemap.maps.mapframe import (
+    FAMILY_PANES,
+    REFERENCE_PANE,
+    PageOptions,
+    PreparedLayer,
+    add_controls,
+    base_map,
+    layer_label,
+    locate_items,
+)
 from onemap.maps.panels import layer_title_html, site_title_html
 from onemap.maps.styles import layer_spec, reference_style
 
-# Leaflet's overlayPane is at z-index 400, markers at 600, tooltips 650, popups 700.
-FAMILY_PANES = {
-    "polygon": ("onemap-polygon", 410),
-    "line": ("onemap-line", 420),
-    "point": ("onemap-point", 430),
-}
-REFERENCE_PANE = ("onemap-reference", 440)
-BASEMAP_OSM = "osm"
-BASEMAP_NONE = "none"
+TILE_PATH = "/collections/{id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}?f=mvt"
 
 
-@dataclass(frozen=True)
-class PageOptions:
-    """What every page shares: basemap, where the assets are, the site's titles."""
-
-    basemap: str = BASEMAP_OSM
-    basemap_attribution: str | None = None
-    assets_url: str = "assets"
-    site_title: str = "Peta Terpadu Kota Semarang"
-    site_title_en: str = "One Map, Kota Semarang"
-    generated: str = "–"
+def tile_url(api_url: str, layer_id: str) -> str:
+    """The MVT template of a collection on the OGC API at ``api_url``."""
+    return api_url.rstrip("/") + TILE_PATH.format(id=layer_id)
 
 
-@dataclass
-class PreparedLayer:
-    """A layer with its frame, its embedded display rows and its last-update text."""
-
-    layer: Layer
-    frame: gpd.GeoDataFrame
-    data: dict[str, Any]
-    updated: str
-    update_label: str = "Pembaruan terakhir / Last update"
-    spec: dict[str, Any] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.spec = layer_spec(self.layer, self.data["fields"])
-
-    @property
-    def count(self) -> int:
-        """Number of features in the layer."""
-        return int(len(self.frame))
-
-
-def layer_label(layer: Layer) -> str:
-    """Layer-control label (HTML, escaped): the title with the English one below."""
-    return f'{html.escape(layer.title)}<span class="onemap-en">{html.escape(layer.title_en)}</span>'
-
-
-def _base_map(bounds: list[list[float]] | None, opts: PageOptions) -> folium.Map:
-    if bounds:
-        centre = [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-        m = folium.Map(location=centre, zoom_start=12, tiles=None, zoom_control=False)
-    else:
-        m = folium.Map(tiles=None, zoom_control=False)
-    m.add_child(OnemapRuntime(opts.assets_url))
-    if opts.basemap == BASEMAP_OSM:
-        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", max_zoom=19, control=False).add_to(
-            m
-        )
-    elif opts.basemap != BASEMAP_NONE:
-        if not opts.basemap_attribution:
-            raise ValueError("a basemap URL template needs basemap_attribution")
-        folium.TileLayer(
-            opts.basemap, attr=opts.basemap_attribution, name="Basemap", control=False
-        ).add_to(m)
-    # Panes ignore the pointer themselves (their <svg> would hide the panes below);
-    # interactive paths inside still catch it (leaflet.css: path.leaflet-interactive).
-    for pane, z_index in (*FAMILY_PANES.values(), REFERENCE_PANE):
-        m.add_child(CustomPane(pane, z_index=z_index, pointer_events=False))
-    if bounds:
-        m.fit_bounds(bounds)
-    return m
-
-
-def _add_controls(m: folium.Map, title_html: str, title_id: str) -> None:
-    """Title panel first in the top-left corner, then zoom and fullscreen below it."""
-    m.add_child(Panel(title_html, title_id, "topleft"))
-    m.add_child(
-        LeafletControl(
-            "zoom",
-            position="topleft",
-            zoomInTitle="Perbesar / Zoom in",
-            zoomOutTitle="Perkecil / Zoom out",
-        )
-    )
-    m.add_child(
-        Fullscreen(
-            position="topleft",
-            title="Layar penuh / Full screen",
-            title_cancel="Keluar layar penuh / Exit full screen",
-        )
-    )
-    m.add_child(LeafletControl("scale", position="bottomleft", imperial=False, maxWidth=160))
-
-
-def _data_layer(prepared: PreparedLayer, show: bool = True) -> VectorLayer:
+def _data_layer(prepared: PreparedLayer, opts: PageOptions, show: bool = True):
+    """The layer's features: embedded rows, or vector tiles when ``prepared.tiled``."""
     layer = prepared.layer
+    pane = FAMILY_PANES[layer.geometry_family][0]
+    if prepared.tiled:
+        if not opts.tiles_url:
+            raise ValueError(f"layer {layer.id} is tiled but no tiles_url is set")
+        return TileLayer(
+            tile_url(opts.tiles_url, layer.id),
+            prepared.spec,
+            name=layer_label(layer),
+            pane=pane,
+            attribution=layer.attribution,
+            show=show,
+        )
     return VectorLayer(
         prepared.data,
         prepared.spec,
         name=layer_label(layer),
-        pane=FAMILY_PANES[layer.geometry_family][0],
+        pane=pane,
         attribution=layer.attribution,
         show=show,
     )
@@ -146,12 +77,15 @@ def _reference_layer(
     if interactive:
         data, spec, label = reference.data, reference.spec, layer_label(layer)
     else:
+        # Geometry and key only: the locate list outlines an area by its key.
+        fields = reference.data["fields"]
+        key = fields.index(layer.primary_key)
         data = {
             **reference.data,
-            "fields": [],
-            "rows": [[g, []] for g, _ in reference.data["rows"]],
+            "fields": [layer.primary_key],
+            "rows": [[g, [values[key]]] for g, values in reference.data["rows"]],
         }
-        spec = layer_spec(layer, [])
+        spec = layer_spec(layer, [layer.primary_key])
         label = (
             f"{html.escape(layer.title)} (referensi)"
             f'<span class="onemap-en">{html.escape(layer.title_en)} (reference)</span>'
@@ -177,9 +111,18 @@ def layer_page(
 ) -> folium.Map:
     """The map of one layer, with the reference overlay unless it is the reference itself."""
     layer = prepared.layer
-    m = _base_map(bounds, opts)
+    m = base_map(bounds, opts, tiles=prepared.tiled)
     title_id, legend_id = f"title-{layer.id}", f"legend-{layer.id}"
-    _add_controls(
+    data_layer = _data_layer(prepared, opts)
+    if reference is not None and reference.layer.id != layer.id:
+        outline = _reference_layer(reference)
+    else:
+        outline = data_layer if reference is not None else None
+    # Layers before the controls: the locate list's script refers to the outline layer.
+    m.add_child(data_layer)
+    if outline is not None and outline is not data_layer:
+        m.add_child(outline)
+    add_controls(
         m,
         layer_title_html(
             layer,
@@ -189,10 +132,8 @@ def layer_page(
             update_label=prepared.update_label,
         ),
         title_id,
+        _locate(reference, outline),
     )
-    m.add_child(_data_layer(prepared))
-    if reference is not None and reference.layer.id != layer.id:
-        m.add_child(_reference_layer(reference))
     section = legend_section(layer, prepared.frame, f"{legend_id}-{layer.id}")
     m.add_child(Panel(legend_html([section], legend_id, show_en=False), legend_id, "bottomright"))
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
@@ -210,15 +151,30 @@ def onemap_page(
     """The combined One Map: every layer, a layer control, one legend section per layer.
 
     The reference layer is drawn once, as interactive outlines above the other layers.
-    ``visible`` names the layers switched on when the page opens (default: all); the
-    others are in the layer control, and their legend shows when they are switched on.
+    ``visible`` names the layers switched on when the page opens (default: the layers
+    whose file says ``map: {visible: true}``, the default); the others are in the layer
+    control, and their legend shows when they are switched on.
     """
     unknown = set(visible or ()) - set(prepared)
     if unknown:
         raise ValueError(f"unknown layers in visible: {sorted(unknown)}")
-    m = _base_map(bounds, opts)
+    m = base_map(bounds, opts, tiles=any(p.tiled for p in prepared.values()))
     layers = [p.layer for p in prepared.values()]
-    _add_controls(
+    vector_layers: list[tuple[VectorLayer | TileLayer, LegendSection]] = []
+    outline = None
+    for lid, p in prepared.items():
+        is_reference = reference is not None and lid == reference.layer.id
+        show = p.layer.map.visible if visible is None else lid in visible
+        if is_reference:
+            vl = outline = _reference_layer(p, interactive=True, show=show)
+        else:
+            vl = _data_layer(p, opts, show=show)
+        section = legend_section(
+            p.layer, p.frame, f"legend-onemap-{lid}", outline_only=is_reference
+        )
+        vector_layers.append((vl, section))
+        m.add_child(vl)
+    add_controls(
         m,
         site_title_html(
             element_id="title-onemap",
@@ -229,25 +185,29 @@ def onemap_page(
             generated=opts.generated,
         ),
         "title-onemap",
+        _locate(reference, outline),
     )
-    vector_layers: list[tuple[VectorLayer, LegendSection]] = []
-    for lid, p in prepared.items():
-        is_reference = reference is not None and lid == reference.layer.id
-        show = visible is None or lid in visible
-        if is_reference:
-            vl = _reference_layer(p, interactive=True, show=show)
-        else:
-            vl = _data_layer(p, show=show)
-        m.add_child(vl)
-        section = legend_section(
-            p.layer, p.frame, f"legend-onemap-{lid}", outline_only=is_reference
-        )
-        vector_layers.append((vl, section))
     sections = [section for _, section in vector_layers]
     m.add_child(Panel(legend_html(sections, "legend-onemap"), "legend-onemap", "bottomright"))
     m.add_child(LegendSync([(vl, section.element_id) for vl, section in vector_layers]))
     folium.LayerControl(position="topright", collapsed=False).add_to(m)
     return m
+
+
+def _locate(reference: PreparedLayer | None, target: object) -> LocateControl | None:
+    """The locate list of the reference areas, outlining the picked one in ``target``.
+
+    ``target`` is an embedded layer whose rows carry the reference key (else no outline).
+    """
+    items = locate_items(reference)
+    if not items or reference is None:
+        return None
+    key = reference.layer.primary_key
+    spec_fields = (
+        [f["name"] for f in target.spec["fields"]] if isinstance(target, VectorLayer) else []
+    )
+    key_index = spec_fields.index(key) if key in spec_fields else -1
+    return LocateControl(items, target if key_index >= 0 else None, key_index)
 
 
 def render_page(m: folium.Map, title: str, opts: PageOptions) -> str:

@@ -3,6 +3,8 @@ it is synthetic. Rendered with the autoescaping environment of ``templating``.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from onemap.layers import Layer
 from onemap.maps.templating import render
 
@@ -93,4 +95,71 @@ def site_title_html(
         synthetic=[layer.title for layer in layers if layer.synthetic],
         index_href=index_href,
         onemap_href=None,
+    )
+
+
+_INDICATOR_TITLE = (
+    '<div class="onemap-panel onemap-title" id="{{ element_id }}" hidden>\n'
+    + _NAV
+    + """\
+  <h1>{{ ch.label }}</h1>
+  <span class="onemap-en">{{ ch.label_en }}</span>
+  <p class="onemap-meta">Indikator per kecamatan / indicator per district
+    {%- if ch.unit %} ({{ ch.unit }}){% endif %} &middot; {{ city }}:
+    <strong class="onemap-city-value">{{ ch.city_value | number }}{% if ch.unit %}
+    {{ ch.unit }}{% endif %}</strong> &middot; data per / as of {{ generated }}</p>
+{% if downloads %}
+  <p class="onemap-meta">Unduh / Download:
+{% for label, href in downloads.items() %}
+    <a href="{{ href }}" download>{{ label }}</a>{% if not loop.last %} &middot;{% endif %}
+{% endfor %}
+  </p>
+{% endif %}
+{% if synthetic_inputs %}
+  <p class="onemap-note"><span class="onemap-badge onemap-badge-synthetic">sintetis /
+    synthetic</span> Dihitung dari data sintetis / computed from synthetic data:
+    {{ synthetic_inputs | join(", ") }}.</p>
+{% endif %}
+{% if others %}
+  <details class="onemap-others"><summary>Indikator lain / Other indicators</summary>
+    <ul>
+{% for href, label, label_en in others %}
+      <li><a href="{{ href }}">{{ label }}</a>
+        <span class="onemap-en-inline">{{ label_en }}</span></li>
+{% endfor %}
+    </ul>
+  </details>
+{% endif %}
+</div>
+"""
+)
+
+
+def indicator_title_html(
+    ch: Any,
+    *,
+    element_id: str,
+    city: str,
+    generated: str,
+    synthetic_inputs: list[str],
+    downloads: dict[str, str],
+    others: list[tuple[str, str, str]],
+    index_href: str = "index.html",
+) -> str:
+    """Title panel of a choropleth: the indicator, the city's value, downloads, sources.
+
+    ``ch`` is an ``onemap.indicators.Choropleth``; ``downloads`` maps link text to a
+    file of the site; ``others`` lists the other choropleths as (href, label, label_en).
+    """
+    return render(
+        _INDICATOR_TITLE,
+        ch=ch,
+        element_id=element_id,
+        city=city,
+        generated=generated,
+        synthetic_inputs=synthetic_inputs,
+        downloads=downloads,
+        others=others,
+        index_href=index_href,
+        onemap_href="onemap.html",
     )

@@ -1,32 +1,39 @@
-"""``build_site``: the public web maps (index, one map per layer, the One Map)."""
+"""``build_site``: the public web maps (index, one map per layer, the One Map, choropleths)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
 
 from onemap.layers import Layer
 from onemap.maps.assets import copy_assets
-from onemap.maps.index import index_html
-from onemap.maps.pages import (
-    BASEMAP_OSM,
-    PageOptions,
-    PreparedLayer,
-    layer_page,
-    onemap_page,
-    render_page,
+from onemap.maps.choropleth import (
+    SiteIndicators,
+    choropleth_page,
+    district_layer,
+    drawable,
+    page_name,
 )
-from onemap.maps.prepare import display_bounds, display_rows, popup_columns
+from onemap.maps.index import IndexCard, index_html
+from onemap.maps.mapframe import BASEMAP_OSM, PageOptions, PreparedLayer
+from onemap.maps.pages import layer_page, onemap_page, render_page
+from onemap.maps.prepare import display_bounds, display_rows, popup_columns, to_script_json
+from onemap.maps.previews import write_previews
 from onemap.maps.templating import format_when
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REFERENCE = "admin_kecamatan"
 MAX_PAGE_BYTES = 5_000_000
+# With a tiles_url, a layer whose embedded rows would exceed this is drawn from tiles
+# (half the page budget: below it, a static page is lighter than the tiles of its first
+# view, which carry every attribute; bench/MAPS.md).
+TILE_ABOVE_BYTES = 2_500_000
 INDEX_PAGE = "index.html"
 ONEMAP_PAGE = "onemap.html"
 
@@ -63,6 +70,17 @@ def _prepare(
     return PreparedLayer(layer, frame, data, format_when(updated))
 
 
+def _choose_tiled(prepared: Mapping[str, PreparedLayer], tile_above: int) -> None:
+    """Mark the layers drawn from tiles: each one over ``tile_above`` embedded bytes, then
+    the biggest others until the One Map (every layer embedded) fits the page budget."""
+    sizes = {lid: len(to_script_json(p.data).encode()) for lid, p in prepared.items()}
+    for lid in sorted(sizes, key=sizes.__getitem__, reverse=True):
+        embedded = sum(n for other, n in sizes.items() if not prepared[other].tiled)
+        if sizes[lid] > tile_above or embedded > MAX_PAGE_BYTES * 0.9:
+            prepared[lid].tiled = True
+            log.info("layer %s is drawn from vector tiles (%d bytes embedded)", lid, sizes[lid])
+
+
 def _bounds(
     reference: PreparedLayer | None, prepared: Mapping[str, PreparedLayer]
 ) -> list[list[float]] | None:
@@ -93,6 +111,44 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _choropleths(
+    indicators: SiteIndicators | None,
+    prepared: Mapping[str, PreparedLayer],
+    outdir: Path,
+    bounds: list[list[float]] | None,
+    opts: PageOptions,
+) -> tuple[list[Path], SiteIndicators | None]:
+    """Write one page per choropleth; on failure, the indicators say why (no pages)."""
+    if indicators is None or indicators.error or not indicators.choropleths:
+        return [], indicators
+    try:
+        districts = district_layer(indicators.choropleths, prepared)
+    except ValueError as exc:
+        log.warning("choropleths not drawn: %s", exc)
+        return [], replace(indicators, choropleths=(), error=str(exc))
+    if districts.frame.empty:
+        reason = (
+            f"lapisan {districts.layer.title} kosong, tidak ada peta indikator / "
+            f"the layer {districts.layer.title_en} is empty: no indicator maps"
+        )
+        log.warning("choropleths not drawn: %s", reason)
+        return [], replace(indicators, choropleths=(), error=reason)
+    keep, skipped = drawable(indicators.choropleths, districts)
+    for reason in skipped:
+        log.warning("choropleth not drawn: %s", reason)
+    indicators = replace(indicators, choropleths=tuple(keep), skipped=tuple(skipped))
+    if not keep:
+        return [], replace(indicators, error="; ".join(skipped))
+    pages = []
+    for ch in indicators.choropleths:
+        m = choropleth_page(
+            ch, districts=districts, indicators=indicators, bounds=bounds, opts=opts
+        )
+        title = f"{ch.label} / {ch.label_en}"
+        pages.append(_write(outdir / page_name(ch), render_page(m, title, opts)))
+    return pages, indicators
+
+
 def build_site(
     layers: Mapping[str, Layer],
     frames: Mapping[str, gpd.GeoDataFrame],
@@ -105,6 +161,9 @@ def build_site(
     updated_at: Mapping[str, dt.datetime | dt.date | str] | None = None,
     tolerance_m: Mapping[str, float] | None = None,
     onemap_visible: Collection[str] | None = None,
+    indicators: SiteIndicators | None = None,
+    tiles_url: str | None = None,
+    tile_above_bytes: int = TILE_ABOVE_BYTES,
     site_title: str = PageOptions.site_title,
     site_title_en: str = PageOptions.site_title_en,
 ) -> list[Path]:
@@ -112,17 +171,22 @@ def build_site(
 
     ``layers`` are the layer models in ``layers/index.yaml`` order; ``frames`` one
     GeoDataFrame per layer id in EPSG:4326 with the layer's field columns, ``source`` and
-    ``geometry`` (a missing frame gives an empty map). Writes ``index.html``, one
-    ``<layer_id>.html`` per layer, ``onemap.html`` and the ``assets/`` folder the pages
-    load their scripts and styles from, so the site works offline.
+    ``geometry`` (a missing frame gives an empty map). Writes ``index.html`` (a card with
+    an SVG preview per map, under ``previews/``), one ``<layer_id>.html`` per layer,
+    ``onemap.html``, one ``indikator-<name>.html`` per choropleth of ``indicators``, and
+    the ``assets/`` folder the pages load their scripts and styles from (offline).
 
     ``generated_at`` (timezone-aware, default now) is shown as the data date;
     ``updated_at`` may give a layer's own last update instead. ``basemap`` is ``"osm"``
     (OpenStreetMap tiles), ``"none"`` (plain background) or an XYZ URL template, which
     then needs ``basemap_attribution``. ``reference`` is the layer drawn as boundaries on
-    every map (``None`` for none); ``tolerance_m`` overrides the display simplification
-    per geometry family (``prepare.TOLERANCE_M``). ``onemap_visible`` names the layers
-    switched on when the One Map opens (default: all).
+    every map and listed by the locate control (``None`` for none); ``tolerance_m``
+    overrides the display simplification per geometry family (``prepare.TOLERANCE_M``).
+    ``onemap_visible`` names the layers switched on when the One Map opens (default: the
+    layer files' ``map.visible``). With ``tiles_url`` (an OGC API root, e.g.
+    ``http://127.0.0.1:5000``), layers whose embedded rows would exceed
+    ``tile_above_bytes`` are drawn from its vector tiles instead, and the biggest others
+    too while the One Map would exceed ``MAX_PAGE_BYTES``.
     """
     outdir = Path(outdir)
     generated_at = generated_at or dt.datetime.now(dt.UTC)
@@ -133,12 +197,15 @@ def build_site(
         site_title=site_title,
         site_title_en=site_title_en,
         generated=generated,
+        tiles_url=tiles_url.rstrip("/") if tiles_url else None,
     )
     updated_at = updated_at or {}
     prepared = {
         lid: _prepare(layer, _frame_for(layer, frames), updated_at.get(lid), generated, tolerance_m)
         for lid, layer in layers.items()
     }
+    if tiles_url:
+        _choose_tiled(prepared, tile_above_bytes)
     ref = prepared.get(reference) if reference else None
     if reference and ref is None:
         log.warning("reference layer %s is not among the layers: no reference overlay", reference)
@@ -146,14 +213,7 @@ def build_site(
 
     outdir.mkdir(parents=True, exist_ok=True)
     copy_assets(outdir)
-    pages = [
-        _write(
-            outdir / INDEX_PAGE,
-            index_html(
-                prepared.values(), opts, onemap_href=ONEMAP_PAGE, basemap_osm=basemap == BASEMAP_OSM
-            ),
-        )
-    ]
+    pages = []
     for lid, p in prepared.items():
         m = layer_page(p, reference=ref, bounds=bounds, opts=opts)
         title = f"{p.layer.title} / {p.layer.title_en}"
@@ -162,4 +222,33 @@ def build_site(
     pages.append(
         _write(outdir / ONEMAP_PAGE, render_page(m, f"{site_title} / {site_title_en}", opts))
     )
+    choropleth_pages, indicators = _choropleths(indicators, prepared, outdir, bounds, opts)
+    pages += choropleth_pages
+    previews = write_previews(
+        outdir, prepared, ref, indicators if choropleth_pages else None, onemap_visible
+    )
+    cards = [
+        IndexCard.for_layer(p, href=f"{lid}.html", preview=previews.get(lid))
+        for lid, p in prepared.items()
+    ]
+    index = index_html(
+        cards,
+        opts,
+        onemap_href=ONEMAP_PAGE,
+        onemap_preview=previews.get("onemap"),
+        basemap_osm=basemap == BASEMAP_OSM,
+        onemap_opens_with=[
+            p.layer.title
+            for lid, p in prepared.items()
+            if (p.layer.map.visible if onemap_visible is None else lid in onemap_visible)
+        ],
+        indicators=indicators,
+        indicator_cards=[
+            IndexCard.for_choropleth(
+                ch, href=page_name(ch), preview=previews.get(f"indikator-{ch.name}")
+            )
+            for ch in (indicators.choropleths if choropleth_pages and indicators else ())
+        ],
+    )
+    pages.insert(0, _write(outdir / INDEX_PAGE, index))
     return pages

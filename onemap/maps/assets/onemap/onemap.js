@@ -63,11 +63,39 @@
     return spec.style.color;
   }
 
-  function styler(spec) {
+  /* Lines drawn thinner when zoomed out: at city scale a road network in its street-level
+   * weight covers everything under it. The layer file's weight applies from zoom 14. */
+  function lineScale(zoom) {
+    return zoom >= 14 ? 1 : zoom >= 13 ? 0.8 : zoom >= 12 ? 0.6 : 0.45;
+  }
+
+  /* The style function of a layer; `state.scale` (lines only) thins it out by zoom. */
+  function styler(spec, state) {
     return function (feature) {
       var c = featureColor(spec, feature.properties);
-      return Object.assign({}, spec.style, { color: c, fillColor: c });
+      var style = Object.assign({}, spec.style, { color: spec.strokeColor || c, fillColor: c });
+      if (state) style.weight = spec.style.weight * state.scale;
+      return style;
     };
+  }
+
+  /* Keep `state.scale` in step with the map's zoom while `group` is on a map. Before the
+   * paths are first drawn only their options change (no second pass over the SVG). */
+  function scaleWithZoom(group, state, weight) {
+    var map = null;
+    var update = function () {
+      var scale = lineScale(map.getZoom());
+      if (scale !== state.scale) {
+        state.scale = scale;
+        group.setStyle(group.options.style);
+      }
+    };
+    group.beforeAdd = function (m) {
+      state.scale = lineScale(m.getZoom());
+      group.eachLayer(function (l) { l.options.weight = weight * state.scale; });
+    };
+    group.on("add", function () { map = group._map; map.on("zoomend", update); });
+    group.on("remove", function () { if (map) map.off("zoomend", update); map = null; });
   }
 
   function tooltipText(spec, layer) {
@@ -81,7 +109,11 @@
   }
 
   function popupHtml(spec, layer) {
-    var props = layer.feature.properties;
+    return popupFor(spec, layer.feature.properties);
+  }
+
+  /* The popup of a feature whose values are `props`, in the order of spec.fields. */
+  function popupFor(spec, props) {
     var rows = spec.fields.map(function (field, i) {
       var t = valueText(field, props[i]);
       var en = field.labelEn && field.labelEn !== field.label ? field.labelEn : null;
@@ -121,13 +153,15 @@
     var interactive = options.interactive !== false;
     var attribution = options.attribution;
     delete options.attribution;  // on the group only, not copied onto every feature
+    var state = spec.family === "line" ? { scale: 1 } : null;
     var group = L.geoJSON(null, Object.assign({
-      style: styler(spec),
+      style: styler(spec, state),
       pointToLayer: function (feature, latlng) {
         return L.circleMarker(latlng, { pane: group.options.pane || "overlayPane" });
       }
     }, options));
     group.addData({ type: "FeatureCollection", features: features });
+    if (state) scaleWithZoom(group, state, spec.style.weight);
     group.options.attribution = attribution;
     if (interactive && spec.fields.length) {
       group.bindTooltip(function (l) { return tooltipText(spec, l); }, { sticky: true });
@@ -136,6 +170,104 @@
       group.on("mouseout", function (e) { group.resetStyle(e.layer); });
     }
     return group;
+  }
+
+  /* A layer drawn from OGC API vector tiles (MVT, WebMercatorQuad) with Leaflet.VectorGrid,
+   * styled and popped up from the same spec as the embedded layers (the tiles carry every
+   * field as a property). Canvas tiles: a city's road network in SVG is too many nodes. */
+  function tiles(url, spec, options) {
+    if (!L.DomEvent.fakeStop) L.DomEvent.fakeStop = L.DomEvent.stop;  // VectorGrid 1.3 + Leaflet >= 1.8
+    options = Object.assign({}, options || {});
+    var style = function (properties, zoom) {
+      var values = spec.fields.map(function (f) { return properties[f.name]; });
+      var c = featureColor(spec, values);
+      var weight = spec.style.weight * (spec.family === "line" ? lineScale(zoom) : 1);
+      return Object.assign({}, spec.style, {
+        color: spec.strokeColor || c, fillColor: c, fill: spec.family !== "line", weight: weight
+      });
+    };
+    var styles = {};
+    styles[spec.id] = style;
+    var grid = L.vectorGrid.protobuf(url, Object.assign({
+      rendererFactory: L.canvas.tile,
+      vectorTileLayerStyles: styles,
+      interactive: true,
+      maxNativeZoom: 20
+    }, options));
+    // VectorGrid 1.3 leaves a failed fetch as an unhandled rejection: report it as a
+    // tileerror (an empty tile) so the page can say the server is unreachable.
+    var fetchTile = grid._getVectorTilePromise;
+    grid._getVectorTilePromise = function (coords) {
+      return fetchTile.apply(this, arguments).catch(function (error) {
+        grid.fire("tileerror", { coords: coords, error: error });
+        return { layers: [] };
+      });
+    };
+    grid.on("click", function (e) {
+      var values = spec.fields.map(function (f) { return e.layer.properties[f.name]; });
+      L.popup({ maxWidth: 380, maxHeight: 360 }).setLatLng(e.latlng)
+        .setContent(popupFor(spec, values)).openOn(grid._map);
+    });
+    grid.once("load", function () {
+      if (window.performance && performance.mark) performance.mark("onemap:tiles:" + spec.id);
+    });
+    var failed = false;
+    grid.on("tileerror", function () {
+      if (failed) return;
+      failed = true;
+      var note = document.createElement("p");
+      note.className = "onemap-note onemap-tile-error";
+      note.textContent = "Server peta tidak terjangkau: " + spec.title + " tidak tampil / " +
+        "map server unreachable: " + (spec.titleEn || spec.title) + " is not shown (" + url.split("/collections")[0] + ")";
+      var title = document.querySelector(".onemap-title");
+      if (title) title.appendChild(note);
+    });
+    return grid;
+  }
+
+  /* The locate-by-kecamatan list: picking an area fits the map to its bounds and
+   * outlines it in `target` (a layer whose features carry the area code at keyIndex). */
+  function locate(map, items, target, keyIndex) {
+    if (!items.length) return null;
+    var outlined = null;
+    var Control = L.Control.extend({
+      onAdd: function () {
+        var box = L.DomUtil.create("div", "onemap-panel onemap-locate");
+        var label = L.DomUtil.create("label", "", box);
+        label.setAttribute("for", "onemap-locate-select");
+        label.innerHTML = 'Cari kecamatan <span class="onemap-en-inline">/ Find a district</span>';
+        var select = L.DomUtil.create("select", "", box);
+        select.id = "onemap-locate-select";
+        var first = L.DomUtil.create("option", "", select);
+        first.value = "";
+        first.textContent = "— pilih / choose (" + items.length + ") —";
+        items.forEach(function (item, i) {
+          var o = L.DomUtil.create("option", "", select);
+          o.value = String(i);
+          o.textContent = item.name + " (" + item.code + ")";
+        });
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        L.DomEvent.on(select, "change", function () {
+          if (select.value === "") return;
+          var item = items[Number(select.value)];
+          map.fitBounds(item.bounds, { padding: [24, 24] });
+          if (outlined) target.resetStyle(outlined);
+          outlined = null;
+          if (target && keyIndex >= 0) {
+            target.eachLayer(function (l) {
+              if (l.feature && l.feature.properties[keyIndex] === item.code) outlined = l;
+            });
+            if (outlined) {
+              outlined.setStyle({ weight: 4, color: "#111111", opacity: 1 });
+              if (outlined.bringToFront) outlined.bringToFront();
+            }
+          }
+        });
+        return box;
+      }
+    });
+    return new Control({ position: "topleft" }).addTo(map);
   }
 
   /* A control holding the server-rendered element with id `elementId`. */
@@ -164,6 +296,7 @@
   }
 
   window.onemap = {
-    layer: layer, panel: panel, syncLegend: syncLegend, decodeGeometry: decodeGeometry, esc: esc
+    layer: layer, tiles: tiles, locate: locate, panel: panel, syncLegend: syncLegend,
+    decodeGeometry: decodeGeometry, esc: esc
   };
 })();

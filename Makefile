@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv system-deps db data publish maps qgis-project serve lint bench clean stop
+.PHONY: help demo test venv system-deps db data publish maps qgis-project serve lint bench bench-maps clean stop
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,8 +60,14 @@ bench-setup: system-deps venv ## benchmark tools: wrk (Debian), tipg in its own 
 	@[ -x bench/work/venv-tipg/bin/uvicorn ] || { py=$$(scripts/find-python) && \
 	  $$py -m venv bench/work/venv-tipg && bench/work/venv-tipg/bin/pip install -q tipg==1.6.1 uvicorn; }
 
+bench-load: db ## load: onemap vs ogr2ogr (COPY) vs to_postgis on 100k and 1M roads (~5 min)
+	$(PY) -m bench.load
+
 bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads)
 	$(PY) -m bench.serve
+
+bench-maps: system-deps db ## map pages: weight and first render in Chromium, 10k/100k roads (~3 min)
+	$(PY) -m bench.maps
 
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	-$(MAKE) bench-load

@@ -1,0 +1,1 @@
+"""Benchmarks: onemap against the tools a user would pick instead (see bench/RESULTS.md)."""

@@ -249,7 +249,11 @@ def run(sizes: list[int], seconds: int) -> dict:
                     )
             finally:
                 proc.terminate()
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:  # a worker stuck in a slow query
+                    proc.kill()
+                    proc.wait()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

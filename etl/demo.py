@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl import admin, drainage, flood, roadnet, roads, zoning
+from etl import admin, drainage, flood, reports, roadnet, roads, zoning
 from etl.common import CITY_BBOX, DEFAULT_SEED, UTM, finish, layer, rng_for, write_vector
 from etl.hydro import route
 from etl.summary import print_summary
@@ -73,6 +73,9 @@ def generate(outdir: Path, seed: int = DEFAULT_SEED) -> Demo:
         "drainage": channels,
         "flood_zones": zones.reset_index(drop=True),
         "zoning": zones_plan,
+        "reports": reports.build_reports(
+            road_frame, channels, zones, kel, city, rng_for(seed, "reports")
+        ),
     }
     for layer_id, frame in frames.items():
         found = problems(layer_id, frame)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from onemap.errors import UserError
+from onemap.reports.cli import reports_app, users_app
 
 app = typer.Typer(
     pretty_exceptions_show_locals=False,
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(reports_app, name="reports")  # citizen reports (onemap/reports/cli.py)
+app.add_typer(users_app, name="users")
 out = Console()
 err = Console(stderr=True)
 
@@ -88,41 +91,117 @@ def db_rebuild(layer: str) -> None:
     out.print(f"rebuilt onemap.{layer}")
 
 
-@app.command("load")
+@app.command(
+    "load",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def load(
+    ctx: typer.Context,
     layer: Annotated[str, typer.Argument(help="layer id, as in layers/index.yaml")],
-    path: Annotated[Path, typer.Argument(help="GeoJSON, Shapefile (.shp/.zip), GeoPackage, CSV…")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON(Seq), Shapefile (.shp/.zip), GeoPackage, CSV, KML/KMZ, FileGDB, "
+            "or a raster (GeoTIFF) for a layer whose file has a raster: block"
+        ),
+    ],
     layer_name: Annotated[
         str | None, typer.Option("--layer", help="layer inside a multi-layer file")
     ] = None,
     source_crs: Annotated[
         str | None, typer.Option(help="CRS when the file declares none, e.g. EPSG:32749")
     ] = None,
+    mode: Annotated[
+        str, typer.Option(help="replace (the file is the new version), upsert (by key), append")
+    ] = "replace",
+    max_reject_ratio: Annotated[
+        float | None,
+        typer.Option(help="refuse the load above this share of rejected rows (layer default)"),
+    ] = None,
+    rejects_file: Annotated[
+        Path | None,
+        typer.Option(help="write every refused row (row, field, value, reason) to this CSV"),
+    ] = None,
+    class_bounds: Annotated[
+        str | None, typer.Option(help="raster class bounds instead of the layer's, e.g. 0.5,1.2")
+    ] = None,
 ) -> None:
-    """Validate a file and publish it as the layer's new version (all or nothing)."""
+    """Validate a file and publish it as the layer's new version (all or nothing).
+
+    Values for fields the file lacks can be given as --<field> VALUE (e.g. --flood-type rob).
+    """
     from onemap.etl.load import load_layer
+    from onemap.etl.progress import RichProgress
+    from onemap.etl.report import extra_options, load_summary
     from onemap.layers import get_layer
 
     try:
+        lyr = get_layer(layer)
+        if mode not in ("replace", "upsert", "append"):
+            raise UserError(f"--mode {mode}: use replace, upsert or append")
+        bounds = _bounds(class_bounds) if class_bounds else None
         res = load_layer(
-            get_layer(layer),
+            lyr,
             path,
+            mode=mode,
             layer_name=layer_name,
             source_crs=source_crs,
-            notify=lambda m: err.print(m),
+            notify=lambda m: err.print(m, highlight=False),
+            progress=RichProgress(),
+            max_reject_ratio=max_reject_ratio,
+            rejects_file=rejects_file,
+            constants=extra_options(lyr, ctx.args),
+            class_bounds=bounds,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)
+    load_summary(out, res, path)
+
+
+def _bounds(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise UserError(f"--class-bounds '{text}': give numbers separated by commas") from exc
+
+
+@app.command("history")
+def history_cmd(
+    layer: Annotated[str, typer.Argument(help="layer id")],
+    limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 30,
+) -> None:
+    """List a layer's load runs: id, time, mode, file, counts, status, who."""
+    from onemap import history
+    from onemap.etl.report import history_table
+    from onemap.layers import get_layer
+
+    try:
+        lyr = get_layer(layer)
+        out.print(history_table(lyr, history.runs(lyr, limit=limit)))
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+
+
+@app.command("rollback")
+def rollback_cmd(
+    layer: Annotated[str, typer.Argument(help="layer id")],
+    to: Annotated[
+        int | None,
+        typer.Option(help="the run whose version to restore (default: the one before now)"),
+    ] = None,
+) -> None:
+    """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
+    from onemap import history
+    from onemap.layers import get_layer
+
+    try:
+        done = history.rollback(get_layer(layer), to, notify=lambda m: err.print(m))
+    except (UserError, KeyError) as exc:
+        _fail(exc)
     out.print(
-        f"{layer}: loaded {res.rows_loaded} of {res.rows_read} rows from {path} "
-        f"(run {res.load_id}; {res.rows_rejected} rejected, "
-        f"{res.rows_repaired} geometries repaired)"
+        f"{layer}: restored the version of run {done.restored_from} "
+        f"({done.rows} rows) as run {done.load_id}"
     )
-    if res.rejects:
-        table = Table("row", "field", "value", "reason", title="rejected rows (first 20)")
-        for r in res.rejects[:20]:
-            table.add_row(str(r.row), r.field or "", r.value or "", r.reason)
-        out.print(table)
 
 
 @app.command("load-demo")
@@ -199,12 +278,16 @@ def serve(
 def maps(
     output: Annotated[Path, typer.Option(help="site folder")] = Path("site"),
     basemap: Annotated[str, typer.Option(help="osm or none (offline)")] = "osm",
+    tiles_url: Annotated[
+        str | None,
+        typer.Option(help="OGC API root (e.g. http://127.0.0.1:5000): big layers from its tiles"),
+    ] = None,
 ) -> None:
     """Write the public web maps (site/) from the published layers."""
     from onemap.publish_maps import write_site
 
     try:
-        pages = write_site(output, basemap=basemap)
+        pages = write_site(output, basemap=basemap, tiles_url=tiles_url)
     except UserError as exc:
         _fail(exc)
     out.print(f"wrote {len(pages)} pages to {output}")

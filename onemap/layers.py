@@ -23,7 +23,8 @@ from pydantic import (
 
 from onemap.settings import project_root
 
-FieldType = Literal["text", "integer", "real", "date", "boolean"]
+# "timestamp" is a point in time with its zone (timestamptz), e.g. when a report arrived.
+FieldType = Literal["text", "integer", "real", "date", "timestamp", "boolean"]
 GeometryType = Literal[
     "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"
 ]
@@ -182,6 +183,25 @@ class Coverage(_Strict):
     demo_file: str | None = None
 
 
+class Private(_Strict):
+    """Personal data a layer stores but never publishes, and who may see it.
+
+    The fields live in ``onemap_private.<layer id>`` (same key), a schema the read-only
+    role has no privilege on, so no public collection, tile, download or map can
+    contain them: everything that iterates ``Layer.fields`` never sees them. Staff read
+    them through the authenticated ``staff_collection`` (a view joining both tables).
+    ``location_grid_m`` > 0 publishes the geometry snapped to that grid (metres) and
+    keeps the exact one private; ``scope_field`` limits an operator to the rows whose
+    value of that field is the operator's (e.g. their office).
+    """
+
+    description: str
+    fields: tuple[LayerField, ...] = Field(min_length=1)
+    staff_collection: str = Field(pattern=_IDENT)
+    scope_field: str | None = None
+    location_grid_m: float = Field(default=0.0, ge=0)
+
+
 class Layer(_Strict):
     """A layer: the single source of truth for its table, validation, API and maps."""
 
@@ -212,6 +232,10 @@ class Layer(_Strict):
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
     raster: RasterClasses | None = None
+    private: Private | None = None
+    # "module:function" loading demo_file instead of `onemap load` (fn(layer, path, settings)
+    # -> rows): a layer whose rows arrive through its own intake loads its demo that way.
+    demo_loader: str | None = Field(default=None, pattern=r"^[a-z_][\w.]*:[a-z_]\w*$")
     coverage: Coverage | None = None
 
     @model_validator(mode="after")
@@ -228,6 +252,22 @@ class Layer(_Strict):
             raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
         if self.raster:
             self._check_raster(names)
+        return self
+
+    @model_validator(mode="after")
+    def _private_apart(self) -> Layer:
+        if self.private is None:
+            return self
+        names = {f.name for f in self.fields}
+        hidden = [f.name for f in self.private.fields]
+        clash = (names | {self.id}) & set(hidden) or len(set(hidden)) != len(hidden)
+        if clash:
+            raise ValueError(f"private fields {hidden} repeat a field name or each other")
+        scope = self.private.scope_field
+        if scope is not None and scope not in names:
+            raise ValueError(f"private.scope_field '{scope}' is not a declared (public) field")
+        if self.private.staff_collection == self.id:
+            raise ValueError("private.staff_collection must differ from the layer id")
         return self
 
     def _check_raster(self, names: list[str]) -> None:

@@ -9,7 +9,7 @@ time (``onemap serve`` sets them), so no secret is written into the file.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from psycopg import sql
 from onemap.city import get_city
 from onemap.coverages import coverage_resource, published_path
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
 from onemap.layers import Layer, load_layers
 from onemap.processes import resources as process_resources
 from onemap.records import CATALOG_ID, catalogue_resource
@@ -38,6 +38,10 @@ LIMITS = {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"}
 POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True}
 # The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
 SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
+# Collections with personal data (layers with a `private:` block): read as the staff role
+# from onemap_private, hidden from /collections and /openapi, every request behind a staff
+# token (onemap/reports/api.py); the provider itself refuses to answer without one.
+STAFF_PROVIDER = "onemap.reports.provider.StaffProvider"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
@@ -66,7 +70,12 @@ def data_extents(layer: Layer, settings: DbSettings | None = None) -> dict[str, 
             t0, t1 = conn.execute(
                 sql.SQL("SELECT min({f}), max({f}) FROM {t}").format(f=sql.Identifier(tf), t=table)
             ).fetchone()
-            if t0 is not None:
+            if isinstance(t0, datetime):  # a timestamp field: whole seconds, outwards
+                extents["temporal"] = {
+                    "begin": t0.astimezone(UTC).replace(microsecond=0),
+                    "end": (t1.astimezone(UTC) + timedelta(seconds=1)).replace(microsecond=0),
+                }
+            elif t0 is not None:
                 # datetime objects: YAML timestamps, which pygeoapi compares as RFC 3339
                 extents["temporal"] = {
                     "begin": datetime.combine(t0, time.min, tzinfo=UTC),
@@ -84,8 +93,8 @@ def _ceil6(v: float) -> float:
 
 
 def time_field(layer: Layer) -> str | None:
-    """The first date field, used for ``datetime`` filtering."""
-    return next((f.name for f in layer.fields if f.type == "date"), None)
+    """The first date or timestamp field, used for ``datetime`` filtering."""
+    return next((f.name for f in layer.fields if f.type in ("date", "timestamp")), None)
 
 
 def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +148,29 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def staff_resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
+    """The hidden staff collection of a layer with personal data (``private:``)."""
+    assert layer.private is not None
+    public = resource(layer, extents)
+    feature = dict(public["providers"][0])
+    feature["name"] = STAFF_PROVIDER
+    feature["table"] = layer.private.staff_collection  # view: public + private columns
+    feature["data"] = {
+        **feature["data"],
+        "user": "${ONEMAP_DB_STAFF:-onemap_staff}",
+        "password": "${ONEMAP_STAFF_PASSWORD}",
+        "search_path": [PRIVATE_SCHEMA, DATA_SCHEMA, "public"],
+    }
+    return {
+        **public,
+        "title": {"en": f"{layer.title_en} (staff)", "id": f"{layer.title} (staf)"},
+        "description": f"{layer.description} STAFF ONLY: {layer.private.description}",
+        "visibility": "hidden",
+        "links": [],
+        "providers": [feature],
+    }
+
+
 def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
     """The whole pygeoapi configuration as a dict."""
     city = get_city()
@@ -189,6 +221,12 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
         "resources": {
             **{
                 lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+            },
+            # Staff collections (personal data, behind tokens): onemap/reports
+            **{
+                layer.private.staff_collection: staff_resource(layer, data_extents(layer, settings))
+                for layer in layers.values()
+                if layer.private
             },
             # OGC API Coverages: rasters published beside layers (onemap/coverages.py)
             **{

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from onemap.coverages import coverage_dir
-from onemap.db.connect import reader_params
+from onemap.db.connect import read_secrets, reader_params
 from onemap.errors import UserError
 from onemap.publish import LIMITS, config_path
 from onemap.records import write_catalogue
@@ -38,6 +38,9 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
         "ONEMAP_DB_NAME": str(params["dbname"]),
         "ONEMAP_DB_READER": str(params["user"]),
         "ONEMAP_READER_PASSWORD": str(params["password"]),
+        # the staff collection of citizen reports (pygeoapi.yml) and intake (onemap.reports)
+        "ONEMAP_DB_STAFF": db.staff,
+        "ONEMAP_STAFF_PASSWORD": read_secrets(db)["ONEMAP_STAFF_PASSWORD"],
         "PYGEOAPI_CONFIG": str(config_path()),
         "PYGEOAPI_OPENAPI": str(openapi),
         "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),

@@ -16,8 +16,10 @@ from flask import Response, abort, send_from_directory
 from pygeoapi.flask_app import APP
 
 from onemap import api_extras
+from onemap.reports import api as reports_api
 from onemap.styles import STYLE_TYPES, STYLES_PATH, styles_dir
 
+reports_api.install(APP)  # citizen reports; before api_extras: its hooks run last
 api_extras.install(APP)
 
 

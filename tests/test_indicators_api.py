@@ -45,9 +45,9 @@ def processes_api(loaded, db_settings):
     url = serve.url
     for _ in range(200):
         try:
-            if requests.get(f"{url}/conformance?f=json", timeout=2).status_code == 200:
+            if requests.get(f"{url}/conformance?f=json", timeout=10).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused or still booting
             pass
         assert proc.poll() is None, "pygeoapi exited; see pygeoapi-indicators.log"
         time.sleep(0.3)

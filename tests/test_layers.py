@@ -13,7 +13,7 @@ from onemap.settings import project_root
 LAYERS = load_layers()
 
 
-def test_six_layers_enabled() -> None:
+def test_seven_layers_enabled() -> None:
     assert list(LAYERS) == [
         "admin_kecamatan",
         "admin_kelurahan",
@@ -21,6 +21,7 @@ def test_six_layers_enabled() -> None:
         "drainage",
         "flood_zones",
         "zoning",
+        "reports",
     ]
 
 

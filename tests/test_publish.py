@@ -25,8 +25,13 @@ def test_config_has_no_secret_and_uses_the_reader(loaded, db_settings) -> None:
         p
         for res in cfg["resources"].values()
         for p in res.get("providers", [])
-        if isinstance(p.get("data"), dict)
+        if isinstance(p.get("data"), dict) and res.get("visibility") != "hidden"
     ]
     assert len(database_providers) >= 2 * 6  # features and tiles of every layer
     for provider in database_providers:
         assert provider["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"
+    # Hidden staff collections (personal data, onemap/reports) read as the staff role only.
+    staff = [r for r in cfg["resources"].values() if r.get("visibility") == "hidden"]
+    assert staff and all(
+        r["providers"][0]["data"]["user"] == "${ONEMAP_DB_STAFF:-onemap_staff}" for r in staff
+    )

@@ -17,7 +17,12 @@ import psycopg
 from onemap.errors import UserError
 from onemap.settings import DbSettings
 
-SECRET_KEYS = ("ONEMAP_OWNER_PASSWORD", "ONEMAP_READER_PASSWORD")
+SECRET_KEYS = (
+    "ONEMAP_OWNER_PASSWORD",
+    "ONEMAP_READER_PASSWORD",
+    "ONEMAP_INTAKE_PASSWORD",  # citizen reports: INSERT-only intake role
+    "ONEMAP_STAFF_PASSWORD",  # citizen reports: staff role (personal data)
+)
 
 
 def _secrets_file(settings: DbSettings) -> Path:

@@ -14,7 +14,9 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     Double,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -30,8 +32,17 @@ DATA_SCHEMA = "onemap"
 META_SCHEMA = "onemap_meta"
 STAGE_SCHEMA = "onemap_stage"
 HIST_SCHEMA = "onemap_hist"
+# Personal data of layers with a `private:` block; the read-only role has no access.
+PRIVATE_SCHEMA = "onemap_private"
 
-SQL_TYPES = {"text": Text, "integer": Integer, "real": Double, "date": Date, "boolean": Boolean}
+SQL_TYPES = {
+    "text": Text,
+    "integer": Integer,
+    "real": Double,
+    "date": Date,
+    "timestamp": DateTime(timezone=True),
+    "boolean": Boolean,
+}
 
 
 def _literal_sql(value: object) -> str:
@@ -125,9 +136,8 @@ def history_table(layer: Layer, metadata: MetaData) -> Table:
     """Superseded row versions of a layer (``onemap_hist.<layer>``), see ``onemap.history``.
 
     The layer's columns, ``valid_from`` (the run that published the version) and
-    ``valid_to`` (the run that superseded it), partitioned by ``valid_to``: each run that
-    supersedes rows owns one partition, and a replaced table becomes that partition
-    as it is, without copying a row.
+    ``valid_to`` (the run that superseded it). Rows an upsert supersedes are moved here;
+    a table a replace supersedes becomes, as it is, an inheritance child of this one.
     """
     live = layer_table(layer, MetaData())
     columns = [
@@ -147,8 +157,47 @@ def history_table(layer: Layer, metadata: MetaData) -> Table:
         metadata,
         *columns,
         schema=HIST_SCHEMA,
-        comment=f"Superseded versions of {DATA_SCHEMA}.{layer.id} (one partition per run)",
-        postgresql_partition_by="LIST (valid_to)",
+        comment=f"Superseded versions of {DATA_SCHEMA}.{layer.id} (with its child tables)",
+    )
+
+
+def private_table(layer: Layer, metadata: MetaData) -> Table | None:
+    """The personal data of a layer (``onemap_private.<layer>``), or None without any.
+
+    Keyed like the layer (and deleted with its row); ``geom`` holds the exact geometry
+    when the published one is coarsened (``private.location_grid_m``).
+    """
+    if layer.private is None:
+        return None
+    pk = layer.pk
+    columns = [
+        Column(
+            pk.name,
+            SQL_TYPES[pk.type],
+            ForeignKey(f"{DATA_SCHEMA}.{layer.id}.{pk.name}", ondelete="CASCADE"),
+            primary_key=True,
+            comment=_comment(pk),
+        ),
+        *[
+            Column(f.name, SQL_TYPES[f.type], nullable=not f.required, comment=_comment(f))
+            for f in layer.private.fields
+        ],
+        Column(
+            "geom",
+            Geometry(layer.geometry.type, srid=layer.geometry.srid, spatial_index=False),
+            nullable=True,
+            comment="Exact geometry when the published one is coarsened",
+        ),
+    ]
+    checks = [c for f in layer.private.fields for c in _checks(layer, f)]
+    return Table(
+        layer.id,
+        metadata,
+        *columns,
+        *checks,
+        schema=PRIVATE_SCHEMA,
+        comment=f"Personal data of {DATA_SCHEMA}.{layer.id}, never published. "
+        f"{layer.private.description}",
     )
 
 
@@ -158,4 +207,5 @@ def build_metadata(layers: dict[str, Layer]) -> MetaData:
     for layer in layers.values():
         layer_table(layer, metadata)
         history_table(layer, metadata)
+        private_table(layer, metadata)
     return metadata

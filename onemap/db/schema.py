@@ -18,6 +18,7 @@ from onemap.db.models import (
     DATA_SCHEMA,
     HIST_SCHEMA,
     META_SCHEMA,
+    PRIVATE_SCHEMA,
     STAGE_SCHEMA,
     build_metadata,
 )
@@ -55,6 +56,8 @@ def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
     with psycopg.connect(**su, autocommit=True) as conn, conn.cursor() as cur:
         _ensure_role(cur, settings.owner, pw["ONEMAP_OWNER_PASSWORD"])
         _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
+        _ensure_role(cur, settings.intake, pw["ONEMAP_INTAKE_PASSWORD"])  # onemap.reports
+        _ensure_role(cur, settings.staff, pw["ONEMAP_STAFF_PASSWORD"])  # onemap.reports
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.name,))
         if not cur.fetchone():
             cur.execute(
@@ -87,23 +90,32 @@ def ensure_srids(conn: psycopg.Connection) -> None:
 
 def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
     owner, reader = sql.Identifier(settings.owner), sql.Identifier(settings.reader)
-    for schema in (DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA):
+    # PRIVATE_SCHEMA: personal data (layers with `private:`); the reader gets nothing there.
+    for schema in (DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, PRIVATE_SCHEMA, HIST_SCHEMA):
         conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                 sql.Identifier(schema), owner
             )
         )
-    data = sql.Identifier(DATA_SCHEMA)
-    # The reader sees the published layers and nothing else (no meta, no staging).
+    # The reader sees the published layers and their earlier versions (onemap.history:
+    # indicators as of a past run) and nothing else (no meta, no staging).
     conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(owner, reader))
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(data, reader))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader))
+    # onemap_meta: the reader may call onemap_meta.run_at (035_run_at.sql), not read tables
     conn.execute(
-        sql.SQL(
-            "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
-        ).format(owner, data, reader)
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(META_SCHEMA), reader)
     )
+    for schema in (DATA_SCHEMA, HIST_SCHEMA):
+        data = sql.Identifier(schema)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(data, reader))
+        conn.execute(
+            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader)
+        )
+        conn.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
+            ).format(owner, data, reader)
+        )
 
 
 def _bootstrap_external(settings: DbSettings) -> None:
@@ -115,6 +127,8 @@ def _bootstrap_external(settings: DbSettings) -> None:
             ensure_srids(conn)
             with conn.cursor() as cur:
                 _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
+                _ensure_role(cur, settings.intake, pw["ONEMAP_INTAKE_PASSWORD"])
+                _ensure_role(cur, settings.staff, pw["ONEMAP_STAFF_PASSWORD"])
             user = conn.execute("SELECT current_user").fetchone()[0]
             _schemas_and_grants(conn, settings.model_copy(update={"owner": user}))
         except psycopg.Error as exc:
@@ -153,11 +167,19 @@ def ensure_tables(layers: dict[str, Layer], conninfo: str) -> None:
 def rebuild_table(layer: Layer, conninfo: str) -> None:
     """Drop and recreate one layer table (and its history) after a change to its layer file."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        for schema in (DATA_SCHEMA, HIST_SCHEMA):
+        for schema in (DATA_SCHEMA, HIST_SCHEMA, PRIVATE_SCHEMA):
             conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, layer.id))
             )
     ensure_tables({layer.id: layer}, conninfo)
+    _ensure_reports(conninfo, DbSettings())
+
+
+def _ensure_reports(conninfo: str, settings: DbSettings) -> None:
+    """Citizen reports' functions, views and role grants (onemap.reports; no-op without)."""
+    from onemap.reports.db import ensure
+
+    ensure(conninfo, settings)
 
 
 def up(settings: DbSettings | None = None) -> str:
@@ -171,4 +193,5 @@ def up(settings: DbSettings | None = None) -> str:
         _bootstrap_cluster(settings, cl)
         where = f"project cluster {cl.data_dir} on 127.0.0.1:{settings.port}"
     ensure_tables(load_layers(), owner_conninfo(settings))
+    _ensure_reports(owner_conninfo(settings), settings)
     return f"database '{settings.name}' ready ({where})"

@@ -23,11 +23,17 @@ NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DECIMAL_COMMA = r"^[+-]?[0-9]+,[0-9]+$"  # "6,5": how Indonesian spreadsheets write 6.5
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y")
 INT4 = 2**31 - 1
+# ISO 8601 date and time; without an offset it is local time: Kota Semarang keeps Western
+# Indonesia Time (WIB, UTC+7), which is what agencies' spreadsheets and GPS exports mean.
+ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
+ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+LOCAL_TZ = "Asia/Jakarta"
 ARROW_TYPES = {
     "text": pa.large_string(),
     "integer": pa.int32(),
     "real": pa.float64(),
     "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
     "boolean": pa.bool_(),
 }
 
@@ -103,6 +109,8 @@ def convert(f: LayerField, raw: pa.Array, problems: list[Problem]) -> pa.Array:
         return _number(f, raw, text, problems)
     if f.type == "date":
         return _date(f, raw, text, problems)
+    if f.type == "timestamp":
+        return _timestamp(f, raw, text, problems)
     if f.type == "boolean":
         return _boolean(f, raw, text, problems)
     if f.values:
@@ -141,7 +149,9 @@ def _number(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem
         text = pc.if_else(comma, pc.replace_substring(text, ",", "."), text)
         ok = pc.match_substring_regex(text, NUMBER)
         bad = bools(pc.and_(pc.is_valid(text), pc.invert(ok)))
-        num = pc.cast(pc.if_else(pa.array(bad), pa.scalar(None, pa.large_string()), text), pa.float64())
+        num = pc.cast(
+            pc.if_else(pa.array(bad), pa.scalar(None, pa.large_string()), text), pa.float64()
+        )
     word = "whole number" if f.type == "integer" else "number"
     problems.append(Problem(bad, f.name, raw, f"not a {word}"))
     values = num.to_numpy(zero_copy_only=False)
@@ -170,6 +180,60 @@ def _date(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem])
     bad = bools(pc.and_(pc.is_valid(text), pc.is_null(value)))
     problems.append(Problem(bad, f.name, raw, "not a date (use YYYY-MM-DD)"))
     return pc.cast(value, pa.date32())
+
+
+def _timestamp(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem]) -> pa.Array:
+    """ISO 8601 date and time, with an offset or in local time (WIB)."""
+    utc = ARROW_TYPES["timestamp"]
+    if pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
+        if getattr(raw.type, "tz", None):
+            return pc.cast(raw, utc)
+        return pc.cast(pc.assume_timezone(pc.cast(raw, pa.timestamp("us")), LOCAL_TZ), utc)
+    ok = pc.fill_null(
+        pc.or_(
+            pc.match_substring_regex(text, ISO_TIME + "$"),
+            pc.match_substring_regex(text, ISO_TIME + ZONE),
+        ),
+        False,
+    )
+    zoned = pc.and_(ok, pc.fill_null(pc.match_substring_regex(text, ISO_TIME + ZONE), False))
+    value, failed = _parse_times(text, ok, zoned)
+    bad = bools(pc.and_(pc.is_valid(text), pc.invert(ok))) | failed
+    problems.append(
+        Problem(bad, f.name, raw, "not a date and time (ISO 8601, e.g. 2025-06-01T10:00+07:00)")
+    )
+    return value
+
+
+def _parse_times(text: pa.Array, ok: pa.Array, zoned: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Cast well-formed text to UTC timestamps; a value that still fails (a 13th month)
+    is found one by one and reported."""
+    utc = ARROW_TYPES["timestamp"]
+    none = pa.scalar(None, pa.large_string())
+    try:
+        with_zone = pc.cast(pc.if_else(zoned, text, none), utc)
+        local = pc.cast(pc.if_else(pc.and_(ok, pc.invert(zoned)), text, none), pa.timestamp("us"))
+        local = pc.cast(pc.assume_timezone(local, LOCAL_TZ), utc)
+        return pc.coalesce(with_zone, local), np.zeros(len(text), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values, failed = [], np.zeros(len(text), dtype=bool)
+        for i, (t, good, z) in enumerate(
+            zip(text.to_pylist(), ok.to_pylist(), zoned.to_pylist(), strict=True)
+        ):
+            try:
+                one = pa.array([t if good else None], pa.large_string())
+                cast = (
+                    pc.cast(one, utc)
+                    if z
+                    else pc.cast(
+                        pc.assume_timezone(pc.cast(one, pa.timestamp("us")), LOCAL_TZ), utc
+                    )
+                )
+                values.append(cast[0].as_py())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                values.append(None)
+                failed[i] = True
+        return pa.array(values, utc), failed
 
 
 def _boolean(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem]) -> pa.Array:

@@ -14,12 +14,12 @@ Vectorised with shapely 2 (GEOS) on whole arrays. What each row gets:
   lon/lat: rejected.
 
 Rows whose geometry needs none of that keep the WKB GDAL produced, promoted to Multi
-by prefixing a 9-byte header: no GEOS round trip on the common path.
+by a 9-byte header the COPY encoder writes before it: no GEOS round trip on the common
+path.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,7 @@ from pyproj import CRS, Transformer
 
 from onemap.city import City
 from onemap.etl.attributes import Problem
+from onemap.etl.wkb import plain_lines
 from onemap.layers import Layer
 
 # shapely type ids (shapely.GeometryType) per family: (single, multi)
@@ -75,12 +76,12 @@ class GeometryChecker:
         wgs84 = CRS.from_epsg(4326)
         self.to_storage = (
             None
-            if self.src_crs.equals(target)
+            if self.src_crs.equals(target, ignore_axis_order=True)
             else Transformer.from_crs(self.src_crs, target, always_xy=True)
         )
         self.src_to_lonlat = (
             None
-            if self.src_crs.equals(wgs84)
+            if self.src_crs.equals(wgs84, ignore_axis_order=True)
             else Transformer.from_crs(self.src_crs, wgs84, always_xy=True)
         )
         self.family = FAMILY_TYPES[self.layer.geometry_family]
@@ -88,13 +89,20 @@ class GeometryChecker:
 
     def check(
         self, wkb: pa.Array, raw_text: pa.Array | None, problems: list[Problem]
-    ) -> pa.Array:
-        """The storage WKB of every row (rows with problems hold anything: they are dropped)."""
+    ) -> tuple[pa.Array, np.ndarray]:
+        """The storage WKB of every row (rows with problems hold anything: they are dropped)
+        and the rows whose WKB still needs a Multi header."""
         n = len(wkb)
-        geoms = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
+        fast, fast_bounds = np.zeros(n, dtype=bool), None
+        if self.to_storage is None and self.family[0] == 1:  # plain lines: no GEOS needed
+            fast, fast_bounds = plain_lines(wkb)
+        geoms = np.full(n, None, dtype=object)
+        if not fast.all():
+            rest = wkb.filter(pa.array(~fast)).to_numpy(zero_copy_only=False)
+            geoms[~fast] = shapely.from_wkb(rest, on_invalid="ignore")
         absent = wkb.is_null().to_numpy(zero_copy_only=False)
-        unreadable = ~absent & shapely.is_missing(geoms)
-        empty = absent | (~unreadable & shapely.is_empty(geoms))
+        unreadable = ~fast & ~absent & shapely.is_missing(geoms)
+        empty = ~fast & (absent | (~unreadable & shapely.is_empty(geoms)))
         if raw_text is not None:  # a CSV: a cell that is not WKT is an error, not an empty row
             written = pc.is_valid(raw_text).to_numpy(zero_copy_only=False)
             unreadable |= empty & written
@@ -104,20 +112,15 @@ class GeometryChecker:
             Problem(empty, "geometry", None, "no geometry (null or empty): row dropped", False)
         )
         problems.append(
-            Problem(
-                unreadable,
-                "geometry",
-                raw_text,
-                "unreadable geometry (not valid WKB/WKT)",
-            )
+            Problem(unreadable, "geometry", raw_text, "unreadable geometry (not valid WKB/WKT)")
         )
         ok = ~(empty | unreadable)
         changed = np.zeros(n, dtype=bool)
         self._flatten(geoms, ok, changed)
         self._reduce_collections(geoms, ok, changed)
-        type_ids = shapely.get_type_id(geoms)
-        self._repair(geoms, ok, changed, type_ids, problems)
-        type_ids = shapely.get_type_id(geoms)
+        type_ids = np.where(fast, self.family[0], shapely.get_type_id(geoms))
+        ok &= ~self._repair(geoms, ok & ~fast, changed, type_ids, problems)
+        type_ids = np.where(fast, self.family[0], shapely.get_type_id(geoms))
         wrong = ok & ~np.isin(type_ids, self.family)
         if wrong.any():
             reasons = np.full(n, "", dtype=object)
@@ -126,9 +129,12 @@ class GeometryChecker:
                 f"takes {self.layer.geometry.type}"
                 for t in type_ids[wrong]
             ]
-            problems.append(Problem(wrong, "geometry", _wkt(geoms, wrong), reasons))
+            problems.append(Problem(wrong, "geometry", _wkt(geoms, wrong, wkb), reasons))
         ok &= ~wrong
-        self._extent(geoms, ok, problems)
+        bounds = shapely.bounds(geoms)
+        if fast_bounds is not None:
+            bounds[fast] = fast_bounds[fast]
+        self._extent(geoms, wkb, bounds, ok, problems)
         if self.to_storage is not None and ok.any():
             geoms[ok] = shapely.transform(geoms[ok], _xy(self.to_storage))
             changed |= ok
@@ -159,10 +165,11 @@ class GeometryChecker:
         changed: np.ndarray,
         type_ids: np.ndarray,
         problems: list[Problem],
-    ) -> None:
+    ) -> np.ndarray:
+        """Repair invalid geometries (make_valid); return the rows that could not be."""
         invalid = ok & np.isin(type_ids, self.family) & ~shapely.is_valid(geoms)
         if not invalid.any():
-            return
+            return invalid
         idx = np.flatnonzero(invalid)
         why = shapely.is_valid_reason(geoms[idx])
         before = _wkt(geoms, invalid)
@@ -182,11 +189,17 @@ class GeometryChecker:
         changed |= invalid & ~lost
         self.counts.repaired += int((invalid & ~lost).sum())
         problems.append(Problem(lost, "geometry", before, reasons))
-        ok &= ~lost
+        return lost
 
-    def _extent(self, geoms: np.ndarray, ok: np.ndarray, problems: list[Problem]) -> None:
+    def _extent(
+        self,
+        geoms: np.ndarray,
+        wkb: pa.Array,
+        b: np.ndarray,
+        ok: np.ndarray,
+        problems: list[Problem],
+    ) -> None:
         """Reject what lies outside the city (or looks like lat/lon written as lon/lat)."""
-        b = shapely.bounds(geoms)
         if self.src_to_lonlat is not None:
             b = _bounds_to(self.src_to_lonlat, b)
         inside = ~ok | self.city.contains_bounds_array(b)
@@ -197,7 +210,7 @@ class GeometryChecker:
             Problem(
                 swapped,
                 "geometry",
-                _wkt(geoms, swapped),
+                _wkt(geoms, swapped, wkb),
                 "coordinates look swapped (lat/lon instead of lon/lat)",
             )
         )
@@ -205,7 +218,7 @@ class GeometryChecker:
             Problem(
                 outside,
                 "geometry",
-                _wkt(geoms, outside),
+                _wkt(geoms, outside, wkb),
                 f"outside {self.city.name} (beyond {self.city.extent_margin_deg}° of the city "
                 f"bbox) when read as {crs}: wrong CRS or wrong coordinates?",
             )
@@ -219,14 +232,12 @@ class GeometryChecker:
         ok: np.ndarray,
         changed: np.ndarray,
         type_ids: np.ndarray,
-    ) -> pa.Array:
+    ) -> tuple[pa.Array, np.ndarray]:
+        """WKB per row, and which rows still need a Multi header (``encode.multi_headers``)."""
         single = ok & (type_ids == self.family[0])
         if self.multi:
             self.counts.promoted_to_multi += int(single.sum())
-        fast = ok & ~changed
         out = wkb.cast(pa.large_binary())
-        if self.multi and (fast & single).any():
-            out = promote_wkb(out, fast & single, self.family[1])
         slow = ok & changed
         if slow.any():
             g = geoms[slow]
@@ -235,32 +246,8 @@ class GeometryChecker:
             encoded = np.full(len(geoms), None, dtype=object)
             encoded[slow] = shapely.to_wkb(g)
             out = pc.if_else(pa.array(slow), pa.array(encoded, pa.large_binary()), out)
-        return out
-
-
-def promote_wkb(wkb: pa.Array, rows: np.ndarray, multi_code: int) -> pa.Array:
-    """Wrap single geometries as one-part Multi geometries by prefixing a WKB header.
-
-    ``multi_code`` is the WKB type of the Multi geometry (4, 5 or 6, which are also
-    shapely's type ids); the part keeps its own header, as WKB allows.
-    """
-    header = b"\x01" + struct.pack("<II", multi_code, 1)
-    n = len(wkb)
-    lengths = np.where(rows, len(header), 0).astype(np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(header * int(rows.sum()), dtype=np.uint8)
-    prefixes = pa.Array.from_buffers(
-        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data.tobytes())]
-    )
-    order = np.column_stack([np.arange(n), np.arange(n) + n]).ravel()
-    both = pa.concat_arrays([prefixes, wkb]).take(pa.array(order))
-    _, both_offsets, both_data = both.buffers()
-    o = np.frombuffer(both_offsets, dtype=np.int64, count=2 * n + 1)
-    valid = wkb.buffers()[0] if wkb.offset == 0 else pa.concat_arrays([wkb]).buffers()[0]
-    return pa.Array.from_buffers(
-        pa.large_binary(), n, [valid, pa.py_buffer(o[::2].copy()), both_data], wkb.null_count
-    )
+        promote = single & ~changed if self.multi else np.zeros(len(geoms), dtype=bool)
+        return out, promote
 
 
 def _to_multi(geoms: np.ndarray, family: tuple[int, int]) -> np.ndarray:
@@ -293,11 +280,17 @@ def _has_m(geoms: np.ndarray) -> np.ndarray:
     return has_m(geoms) if has_m else np.zeros(len(geoms), dtype=bool)
 
 
-def _wkt(geoms: np.ndarray, mask: np.ndarray) -> pa.Array:
-    """WKT (80 characters) of the masked rows only: the value shown for a rejected geometry."""
+def _wkt(geoms: np.ndarray, mask: np.ndarray, wkb: pa.Array | None = None) -> pa.Array:
+    """WKT (80 characters) of the masked rows only: the value shown for a rejected geometry
+    (rows read without GEOS are parsed here, the few that are rejected)."""
     out = np.full(len(geoms), None, dtype=object)
     if mask.any():
-        text = shapely.to_wkt(geoms[mask], rounding_precision=6, trim=True)
+        g = geoms[mask]
+        if wkb is not None and shapely.is_missing(g).any():
+            g = shapely.from_wkb(
+                wkb.filter(pa.array(mask)).to_numpy(zero_copy_only=False), on_invalid="ignore"
+            )
+        text = shapely.to_wkt(g, rounding_precision=6, trim=True)
         out[mask] = [t[:80] if t else None for t in text]
     return pa.array(out, pa.large_string())
 

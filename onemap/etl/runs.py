@@ -3,9 +3,10 @@
 A run row is written on a separate autocommit connection, so it survives the rollback
 of a refused load; success is recorded inside the publishing transaction itself, so a
 run is 'succeeded' exactly when its version was published. Loads and rollbacks of one
-layer take a transaction-scoped advisory lock before their run row is created: run ids
-of a layer therefore increase in the order their versions were published, which is what
-``onemap.history`` relies on.
+layer take the layer's advisory lock (a session lock, held across the load's
+transactions and released when its connection closes, also when the loader is killed)
+before their run row is created: run ids of a layer therefore increase in the order
+their versions were published, which is what ``onemap.history`` relies on.
 """
 
 from __future__ import annotations
@@ -58,9 +59,7 @@ def layer_lock_key(layer_id: str) -> int:
 def lock_layer(conn: psycopg.Connection, layer: Layer, notify: Callable[[str], None]) -> None:
     """Serialise runs of one layer; tell the user when another run holds the lock."""
     key = layer_lock_key(layer.id)
-    got = conn.execute(
-        "SELECT pg_try_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, key)
-    ).fetchone()[0]
+    got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key)).fetchone()[0]
     if not got:
         holder = conn.execute(
             "SELECT load_id, source_file FROM onemap_meta.loads "
@@ -69,7 +68,18 @@ def lock_layer(conn: psycopg.Connection, layer: Layer, notify: Callable[[str], N
         ).fetchone()
         what = f" (run {holder[0]}, {holder[1]})" if holder else ""
         notify(f"another load of '{layer.id}' is running{what}; waiting for it to finish…")
-        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, key))
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key))
+    conn.commit()
+
+
+def unlock_layer(conn: psycopg.Connection, layer: Layer) -> None:
+    """Release the layer's lock (closing the connection does it too)."""
+    if not conn.closed and not conn.broken:
+        conn.rollback()
+        conn.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, layer_lock_key(layer.id))
+        )
+        conn.commit()
 
 
 def reap_stale_runs(conn: psycopg.Connection) -> int:

@@ -1,27 +1,36 @@
-"""Map source columns onto a layer's fields and validate a batch, column by column.
+"""Validate a batch against a layer: attributes, keys, geometry; collect what is refused.
 
-Work is vectorised (pandas for attributes, shapely 2 for geometry) so a batch of
-50,000 rows costs milliseconds, not a Python loop per row. A row with any problem is
-rejected as a whole; every problem is reported with row, field, value and reason.
+A row with any problem is refused as a whole, and every problem is reported with row,
+field, value and reason. Rows with no geometry at all are dropped and reported, but do
+not count against the layer's reject ratio (a Shapefile's null-shape records are not an
+error in the data that is there). Columns are converted with Arrow kernels
+(``onemap.etl.attributes``) and geometries with shapely (``onemap.etl.geometry``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-import shapely
-from pyproj import CRS, Transformer
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyproj import CRS
 
 from onemap.city import City
-from onemap.errors import LoadError
-from onemap.layers import Layer, LayerField, normalise_token
+from onemap.etl.attributes import ARROW_TYPES, Problem, convert, map_columns
+from onemap.etl.encode import copy_binary, multi_headers
+from onemap.etl.geometry import FAMILY_TYPES, GeometryChecker
+from onemap.layers import Layer
 
-# shapely type ids (shapely.GeometryType) accepted per family, single and multi.
-FAMILY_TYPES = {"point": (0, 4), "line": (1, 5), "polygon": (3, 6)}
-TRUE = {"true", "t", "1", "ya", "y", "yes", "benar"}
-FALSE = {"false", "f", "0", "tidak", "n", "no", "salah"}
+PG_TYPES = {
+    "text": "text",
+    "integer": "int4",
+    "real": "float8",
+    "date": "date",
+    "timestamp": "timestamptz",
+    "boolean": "bool",
+}
 
 
 @dataclass(frozen=True)
@@ -34,231 +43,174 @@ class Reject:
     reason: str
 
 
-def map_columns(layer: Layer, columns: list[str], filename: str) -> dict[str, str]:
-    """field name -> source column, matched case-insensitively by name or synonym."""
-    by_norm = {normalise_token(c): c for c in columns}
-    mapping: dict[str, str] = {}
-    for f in layer.fields:
-        for candidate in (f.name, *f.source_names):
-            col = by_norm.get(normalise_token(candidate))
-            if col is not None:
-                mapping[f.name] = col
-                break
-    missing = [f.name for f in layer.fields if f.required and f.name not in mapping]
-    if missing:
-        looked = "; ".join(f"{n}: {', '.join((n, *layer.field(n).source_names))}" for n in missing)
-        raise LoadError(
-            f"{filename}: no column for required field(s) {', '.join(missing)} of layer "
-            f"'{layer.id}' (looked for {looked}); "
-            f"the file has columns: {', '.join(columns) or 'none'}"
-        )
-    return mapping
+@dataclass
+class Checked:
+    """The outcome of one batch: rows to COPY, refused rows, dropped rows."""
+
+    good: pa.Table
+    rejects: list[Reject]
+    dropped: list[Reject]
+    rows: int
+    rows_rejected: int
+    rows_dropped: int
+
+
+def copy_columns(layer: Layer) -> tuple[list[str], list[str]]:
+    """Column names and PostgreSQL types of the COPY into a layer's staging table
+    (``_row``: the row number the user sees, for messages about duplicate keys)."""
+    names = [f.name for f in layer.fields] + ["source", "load_id", "geom", "_row"]
+    types = [PG_TYPES[f.type] for f in layer.fields] + ["text", "int8", "geometry", "int4"]
+    return names, types
+
+
+def encode_rows(layer: Layer, good: pa.Table, load_id: int) -> pa.Buffer:
+    """Binary COPY data for validated rows (``Checked.good``) of run ``load_id``."""
+    names, pg_types = copy_columns(layer)
+    heads = {}
+    if layer.geometry.type.startswith("Multi"):
+        multi = good.column("_multi").to_numpy()
+        if multi.any():
+            code = FAMILY_TYPES[layer.geometry_family][1]
+            heads[names.index("geom")] = multi_headers(multi, code)
+    table = good.drop_columns(["_multi"]).add_column(
+        len(layer.fields) + 1, "load_id", pa.array(np.full(good.num_rows, load_id), pa.int64())
+    )
+    return copy_binary(table, pg_types, heads)
 
 
 class BatchValidator:
-    """Validates batches of one source against one layer; remembers keys across batches."""
+    """Validates batches of one source against one layer."""
 
-    def __init__(self, layer: Layer, columns: list[str], src_crs: CRS, city: City, filename: str):
+    def __init__(
+        self,
+        layer: Layer,
+        columns: list[str],
+        src_crs: CRS,
+        city: City,
+        filename: str,
+        *,
+        constants: dict[str, str] | None = None,
+        geometry_columns: tuple[str, ...] = (),
+        published: Callable[[list], dict] | None = None,
+    ):
         self.layer = layer
-        self.city = city
-        self.mapping = map_columns(layer, columns, filename)
+        self.constants = constants or {}
+        self.mapping = map_columns(layer, columns, filename, self.constants)
         self.source_col = next((c for c in columns if c.lower() == "source"), None)
-        target = CRS.from_epsg(layer.geometry.srid)
-        self.to_storage = (
-            None
-            if src_crs.equals(target)
-            else Transformer.from_crs(src_crs, target, always_xy=True)
-        )
-        self.to_lonlat = (
-            None
-            if target.equals(CRS.from_epsg(4326))
-            else Transformer.from_crs(target, CRS.from_epsg(4326), always_xy=True)
-        )
-        self.seen_keys: dict[str, int] = {}  # key -> row where it was first seen
-        self.repaired = 0
+        self.geometry_columns = [c for c in geometry_columns if c in columns]
+        self.geometry = GeometryChecker(layer, src_crs, city)
+        self.published = published
 
-    def validate(
-        self, first_row: int, attrs: pd.DataFrame, geoms: np.ndarray
-    ) -> tuple[pd.DataFrame, list[Reject]]:
-        """Return the good rows (fields + source + geom as shapely) and the rejects."""
-        n = len(attrs)
+    @property
+    def counts(self) -> dict[str, int]:
+        """Geometry counts so far (repaired, z_dropped, promoted_to_multi, …)."""
+        return self.geometry.counts.as_dict()
+
+    def validate(self, first_row: int, attrs: pa.RecordBatch, wkb: pa.Array) -> Checked:
+        """Check one batch; ``first_row`` is the number the user sees for its first row."""
+        n = attrs.num_rows
         rows = np.arange(first_row, first_row + n)
-        out = pd.DataFrame(index=attrs.index)
-        problems: list[tuple[np.ndarray, str, pd.Series | None, str | pd.Series]] = []
+        problems: list[Problem] = []
+        out: dict[str, pa.Array] = {}
         for f in self.layer.fields:
-            raw = (
-                attrs[self.mapping[f.name]]
-                if f.name in self.mapping
-                else pd.Series([None] * n, index=attrs.index, dtype="object")
-            )
-            value, bad = _convert(f, raw, problems)
-            out[f.name] = value
+            raw = _column(attrs, self.mapping.get(f.name), n)
+            if f.name in self.constants:
+                raw = pc.fill_null(raw.cast(pa.large_string()), self.constants[f.name])
+            value = convert(f, raw, problems)
+            out[f.name] = value.cast(ARROW_TYPES[f.type])
             if f.required or f.name == self.layer.primary_key:
-                empty = value.isna().to_numpy() & ~bad
-                problems.append((empty, f.name, None, f"required field '{f.name}' is empty"))
-        self._check_keys(out, rows, problems)
-        if self.source_col:
-            src = attrs[self.source_col].astype("string").str.strip()
-            out["source"] = src.fillna(self.layer.default_source).replace(
-                "", self.layer.default_source
-            )
-        else:
-            out["source"] = self.layer.default_source
-        out["geom"] = self._geometry(geoms, problems)
+                empty = pc.is_null(value).to_numpy(zero_copy_only=False)
+                empty &= pc.is_null(_as_nullable_text(raw)).to_numpy(zero_copy_only=False)
+                problems.append(Problem(empty, f.name, None, f"required field '{f.name}' is empty"))
+        self._check_published(out[self.layer.primary_key], problems)
+        out["source"] = self._source(attrs, n)
+        out["geom"], promote = self.geometry.check(wkb, self._geometry_text(attrs), problems)
+        out["_multi"] = pa.array(promote)
+        out["_row"] = pa.array(rows, pa.int32())
+        return _split(pa.table(out), rows, problems)
 
-        bad_any = np.zeros(n, dtype=bool)
-        rejects: list[Reject] = []
-        for mask, fname, vals, reason in problems:
-            idx = np.flatnonzero(mask)
-            if not len(idx):
-                continue
-            bad_any[idx] = True
-            for i in idx:
-                value = None if vals is None else _text(vals.iloc[i])
-                why = reason if isinstance(reason, str) else str(reason.iloc[i])
-                rejects.append(Reject(int(rows[i]), fname, value, why))
-        rejects.sort(key=lambda r: r.row)
-        return out[~bad_any], rejects
+    def _source(self, attrs: pa.RecordBatch, n: int) -> pa.Array:
+        default = self.layer.default_source
+        if not self.source_col:
+            return pa.array([default] * n, pa.large_string())
+        text = pc.utf8_trim_whitespace(attrs.column(self.source_col).cast(pa.large_string()))
+        return pc.fill_null(pc.if_else(pc.equal(text, ""), None, text), default)
 
-    def _check_keys(self, out: pd.DataFrame, rows: np.ndarray, problems: list) -> None:
-        """Refuse a key seen in an earlier row (earlier batches, then this batch)."""
-        keys = out[self.layer.primary_key].astype("string")
-        present = keys.notna().to_numpy()
-        arr = keys.to_numpy(dtype=object, na_value=None)
-        seen = self.seen_keys
-        dup = present & (
-            np.fromiter(map(seen.__contains__, arr), dtype=bool, count=len(arr))
-            | keys.duplicated().to_numpy()
+    def _geometry_text(self, attrs: pa.RecordBatch) -> pa.Array | None:
+        """For a CSV: the text the geometry came from (WKT, or 'lon, lat'), for messages."""
+        if not self.geometry_columns:
+            return None
+        parts = [
+            pc.utf8_trim_whitespace(attrs.column(c).cast(pa.large_string()))
+            for c in self.geometry_columns
+        ]
+        parts = [pc.if_else(pc.equal(p, ""), None, p) for p in parts]
+        if len(parts) == 1:
+            return parts[0]
+        anything = pc.or_(*[pc.is_valid(p) for p in parts])
+        joined = pc.binary_join_element_wise(
+            *[pc.fill_null(p, "") for p in parts], pa.scalar(", ", pa.large_string())
         )
-        reasons = pd.Series("", index=keys.index, dtype="object")
-        if dup.any():
-            first_here = pd.Series(rows, index=keys.index).groupby(keys).transform("min")
-            for i in np.flatnonzero(dup):
-                first = seen.get(arr[i], first_here.iloc[i])
-                reasons.iloc[i] = f"duplicate key '{arr[i]}' (first at row {first})"
-        new = present & ~dup
-        seen.update(zip(arr[new], rows[new].tolist(), strict=True))
-        problems.append((dup, self.layer.primary_key, keys, reasons))
+        return pc.if_else(anything, joined, None)
 
-    def _geometry(self, geoms: np.ndarray, problems: list) -> np.ndarray:
-        layer, city = self.layer, self.city
-        wkt = pd.Series(shapely.to_wkt(geoms, rounding_precision=6, trim=True)).str.slice(0, 80)
-        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-        problems.append((missing, "geometry", None, "missing, empty or unreadable geometry"))
-        geoms = shapely.force_2d(geoms)  # Z and M are dropped: storage is 2D
-        fam = FAMILY_TYPES[layer.geometry_family]
-        type_ids = shapely.get_type_id(geoms)
-        invalid = ~missing & ~shapely.is_valid(geoms)
-        if invalid.any():
-            fixed = shapely.make_valid(geoms[invalid])
-            geoms[invalid] = [_keep_family(g, fam) for g in fixed]
-            self.repaired += int(invalid.sum())
-            type_ids = shapely.get_type_id(geoms)
-        wrong = ~missing & ~np.isin(type_ids, fam)
-        problems.append(
-            (
-                wrong,
-                "geometry",
-                wkt,
-                f"geometry type not allowed: layer '{layer.id}' takes {layer.geometry.type}",
-            )
-        )
-        ok = ~missing & ~wrong
-        if self.to_storage is not None and ok.any():
-            geoms[ok] = shapely.transform(geoms[ok], _xy(self.to_storage))
-        lonlat = geoms.copy()
-        if self.to_lonlat is not None and ok.any():
-            lonlat[ok] = shapely.transform(lonlat[ok], _xy(self.to_lonlat))
-        b = shapely.bounds(lonlat)
-        inside = ~ok | city.contains_bounds_array(b)
-        swapped = ~inside & city.contains_bounds_array(b[:, [1, 0, 3, 2]])
-        problems.append(
-            (swapped, "geometry", wkt, "coordinates look swapped (lat/lon instead of lon/lat)")
-        )
-        problems.append(
-            (
-                ~inside & ~swapped,
-                "geometry",
-                wkt,
-                f"outside {city.name} (beyond {city.extent_margin_deg}° of the city bbox): "
-                "wrong CRS or wrong coordinates?",
-            )
-        )
-        return geoms
+    def _check_published(self, keys: pa.Array, problems: list[Problem]) -> None:
+        """In append mode, refuse keys that are already published.
+
+        Duplicates within the file are found by PostgreSQL when it builds the stage's
+        unique index (``onemap.etl.stage.duplicates``): no per-key work here.
+        """
+        if self.published is None:
+            return
+        values = keys.to_pylist()
+        fresh = [k for k in values if k is not None]
+        known = self.published(fresh) if fresh else {}
+        if known:
+            taken = np.array([k in known for k in values], dtype=bool)
+            why = np.full(len(values), "", dtype=object)
+            why[taken] = [
+                f"key '{k}' is already published (run {known[k]}); --mode append only adds "
+                "new keys, use --mode upsert to update them"
+                for k in np.asarray(values, dtype=object)[taken]
+            ]
+            problems.append(Problem(taken, self.layer.primary_key, keys, why))
 
 
-def _xy(transformer: Transformer):
-    def fn(coords: np.ndarray) -> np.ndarray:
-        x, y = transformer.transform(coords[:, 0], coords[:, 1])
-        return np.column_stack([x, y])
-
-    return fn
-
-
-def _keep_family(geom, type_ids: tuple[int, int]):
-    """After make_valid, keep only the parts of the layer's geometry family."""
-    if shapely.get_type_id(geom) in type_ids:
-        return geom
-    parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in type_ids]
-    if not parts:
-        return geom
-    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
+def _column(attrs: pa.RecordBatch, name: str | None, n: int) -> pa.Array:
+    if name is None:
+        return pa.nulls(n, pa.large_string())
+    col = attrs.column(name)
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
 
 
-def _text(v) -> str | None:
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-        return None
-    return str(v)[:200]
+def _as_nullable_text(raw: pa.Array) -> pa.Array:
+    if pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type):
+        text = pc.utf8_trim_whitespace(raw)
+        return pc.if_else(pc.equal(text, ""), None, text)
+    return raw
 
 
-def _convert(f: LayerField, raw: pd.Series, problems: list) -> tuple[pd.Series, np.ndarray]:
-    """Coerce one column to the field's type; record type, domain and range problems."""
-    present = raw.notna() & (raw.astype("string").str.strip() != "")
-    present = present.fillna(False).to_numpy(dtype=bool)
-    if f.type in ("integer", "real"):
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = present & num.isna().to_numpy()
-        if f.type == "integer":
-            frac = num.notna().to_numpy() & ((num % 1) != 0).fillna(False).to_numpy(dtype=bool)
-            bad |= frac
-            value = num.where(~pd.Series(bad, index=raw.index)).astype("Int64")
-        else:
-            value = num.where(~pd.Series(bad, index=raw.index)).astype("Float64")
-        problems.append(
-            (bad, f.name, raw, f"not a {'whole ' if f.type == 'integer' else ''}number")
-        )
-        for limit, op, word in ((f.minimum, np.less, "below"), (f.maximum, np.greater, "above")):
-            if limit is not None:
-                out = op(value.to_numpy(dtype=float, na_value=np.nan), limit)
-                kind = "minimum" if word == "below" else "maximum"
-                unit = f" {f.unit}" if f.unit else ""
-                problems.append((out, f.name, raw, f"{word} the allowed {kind} {limit:g}{unit}"))
-        return value, bad
-    if f.type == "date":
-        text = raw.astype("string").str.strip().str.slice(0, 10)
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
-        bad = present & parsed.isna().to_numpy()
-        problems.append((bad, f.name, raw, "not a date (use YYYY-MM-DD)"))
-        return parsed.dt.date.astype("object").where(parsed.notna(), None), bad
-    if f.type == "boolean":
-        norm = raw.astype("string").str.strip().str.lower()
-        value = norm.map(lambda v: True if v in TRUE else False if v in FALSE else None)
-        bad = present & value.isna().to_numpy()
-        problems.append((bad, f.name, raw, "not a yes/no value"))
-        return value, bad
-    text = raw.astype("string").str.strip().where(pd.Series(present, index=raw.index))
-    bad = np.zeros(len(raw), dtype=bool)
-    if f.values:
-        lookup = f.lookup()
-        uniques = {u: lookup.get(normalise_token(u)) for u in text.dropna().unique()}
-        value = text.map(uniques, na_action="ignore")
-        bad = present & value.isna().to_numpy()
-        problems.append(
-            (bad, f.name, raw, f"unknown value for '{f.name}'; allowed: {', '.join(f.allowed)}")
-        )
-        return value.astype("string"), bad
-    if f.pattern:
-        nomatch = present & ~text.str.fullmatch(f.pattern).fillna(False).to_numpy(dtype=bool)
-        problems.append((nomatch, f.name, raw, f"does not match the pattern {f.pattern}"))
-        bad |= nomatch
-    return text, bad
+def _split(table: pa.Table, rows: np.ndarray, problems: list[Problem]) -> Checked:
+    """Separate good rows from refused and dropped ones, materialising only the problems."""
+    n = table.num_rows
+    refused = np.zeros(n, dtype=bool)
+    dropped = np.zeros(n, dtype=bool)
+    rejects: list[Reject] = []
+    drops: list[Reject] = []
+    for p in problems:
+        idx = np.flatnonzero(p.mask)
+        if not len(idx):
+            continue
+        (refused if p.counts else dropped)[idx] = True
+        values = [None] * len(idx) if p.values is None else p.values.take(idx).to_pylist()
+        for j, i in enumerate(idx):
+            value = values[j]
+            text = None if value is None else str(value)[:200]
+            reason = p.reason if isinstance(p.reason, str) else str(p.reason[i])
+            (rejects if p.counts else drops).append(Reject(int(rows[i]), p.field, text, reason))
+    dropped &= ~refused
+    drops = [d for d in drops if not refused[d.row - rows[0]]]
+    rejects.sort(key=lambda r: r.row)
+    drops.sort(key=lambda r: r.row)
+    keep = ~(refused | dropped)
+    good = table if keep.all() else table.filter(pa.array(keep))
+    return Checked(good, rejects, drops, n, int(refused.sum()), int(dropped.sum()))

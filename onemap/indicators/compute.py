@@ -123,7 +123,7 @@ def compute(
         raise UserError(f"cannot connect to the onemap database: {exc}") from exc
     with conn:
         conn.read_only = True
-        version = resolve(request.as_of, [layers[lid] for lid in used])
+        version = resolve(request.as_of, [layers[lid] for lid in used], conn)
         if relations:
             version = replace(version, relations={**version.relations, **relations})
         ctx = Context(conn, cfg, treatments, version, request.kecamatan, polygon)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import psycopg
 from psycopg import sql
 
 from onemap.db.models import DATA_SCHEMA
@@ -79,8 +80,12 @@ def _history():  # noqa: ANN202 - the module, imported late: it is optional
     return history
 
 
-def resolve(as_of: str | None, layers: list[Layer]) -> Version:
-    """The version of ``layers`` to compute on: current tables, or history for ``as_of``."""
+def resolve(as_of: str | None, layers: list[Layer], conn: psycopg.Connection) -> Version:
+    """The version of ``layers`` to compute on: current tables, or history for ``as_of``.
+
+    Runs are looked up in the database of ``conn`` (the one the indicators are computed
+    on): a run id or a date means something only there.
+    """
     if as_of is None or not str(as_of).strip():
         return Version(as_of=None)
     when = parse_as_of(str(as_of))
@@ -88,7 +93,7 @@ def resolve(as_of: str | None, layers: list[Layer]) -> Version:
     load_ids: dict[str, int] = {}
     relations: dict[str, sql.Composable] = {}
     for layer in layers:
-        run = when if isinstance(when, int) else history.run_at(layer, when)
+        run = when if isinstance(when, int) else history.run_at(layer, when, conn=conn)
         if run is None:
             raise UserError(f"layer '{layer.id}' had no published version at {when.isoformat()}")
         load_ids[layer.id] = int(run)

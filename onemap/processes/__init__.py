@@ -10,6 +10,9 @@ from typing import Any
 
 INDICATORS_PROCESS = "indicators"
 INDICATORS_PROCESSOR = "onemap.processes.indicators.IndicatorsProcessor"
+# Monthly service-standard evaluation of citizen reports per office (onemap/reports).
+REPORTS_PROCESS = "reports-evaluation"
+REPORTS_PROCESSOR = "onemap.reports.process.ReportsEvaluationProcessor"
 
 
 def resources() -> dict[str, dict[str, Any]]:
@@ -18,5 +21,6 @@ def resources() -> dict[str, dict[str, Any]]:
         INDICATORS_PROCESS: {
             "type": "process",
             "processor": {"name": INDICATORS_PROCESSOR},
-        }
+        },
+        REPORTS_PROCESS: {"type": "process", "processor": {"name": REPORTS_PROCESSOR}},
     }

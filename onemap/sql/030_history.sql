@@ -1,9 +1,22 @@
 -- Versions of every layer and what each run did. Owned by the loading role; safe to rerun.
 -- onemap_hist.<layer> (created from the layer model, see onemap/db/models.py) keeps every
--- superseded row version; the reader role has no access to this schema.
+-- superseded row version; the reader may read it (grants: onemap/db/schema.py), as it
+-- reads the published layers.
 CREATE SCHEMA IF NOT EXISTS onemap_hist;
 COMMENT ON SCHEMA onemap_hist IS
-    'Superseded row versions of the onemap layers, one partition per run (onemap.history).';
+    'Superseded row versions of the onemap layers (onemap.history).';
+-- An early draft made the history tables partitioned; drop those while still empty so
+-- that they are created again as plain tables (a replaced table becomes a child by INHERIT).
+DO $$
+DECLARE t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c
+              WHERE c.relnamespace = 'onemap_hist'::regnamespace AND c.relkind = 'p'
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)
+    LOOP
+        EXECUTE format('DROP TABLE %s', t);
+    END LOOP;
+END $$;
 
 ALTER TABLE onemap_meta.loads ADD COLUMN IF NOT EXISTS details jsonb NOT NULL DEFAULT '{}';
 ALTER TABLE onemap_meta.loads ADD COLUMN IF NOT EXISTS run_by text;

@@ -1,0 +1,222 @@
+"""Load modes, the history of every published version, rollback, and the history API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy import MetaData
+
+from onemap import history
+from onemap.db.connect import owner_conninfo, reader_conninfo
+from onemap.db.models import layer_table
+from onemap.errors import LoadError, UserError
+from onemap.etl.load import load_layer
+from onemap.layers import get_layer
+from tests.test_load import road_frame
+
+ROADS = get_layer("road_condition")
+COLS = [f.name for f in ROADS.fields] + ["source", "load_id", "geom"]
+
+
+def digest(settings, relation: sql.Composable) -> tuple[int, str]:
+    """Row count and a digest of a relation with the layer's columns (any column order)."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, COLS))
+    with psycopg.connect(owner_conninfo(settings)) as conn:
+        n, md5 = conn.execute(
+            sql.SQL(
+                "SELECT count(*), md5(string_agg(r::text, '|' ORDER BY r::text)) "
+                "FROM (SELECT {} FROM {} AS src) r"
+            ).format(cols, relation)
+        ).fetchone()
+    return n, md5 or ""
+
+
+LIVE = sql.Identifier("onemap", "road_condition")
+
+
+def load(settings, tmp_path, frame, mode="replace", name="v.gpkg", **kwargs):
+    path = tmp_path / name
+    frame.to_file(path)
+    res = load_layer(ROADS, path, mode=mode, settings=settings, **kwargs)
+    return res, digest(settings, LIVE)
+
+
+def published(settings) -> dict[str, tuple[str, int]]:
+    with psycopg.connect(owner_conninfo(settings)) as conn:
+        rows = conn.execute("SELECT segment_id, condition, load_id FROM onemap.road_condition")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def test_every_version_is_kept_and_readable_as_of_its_run(scratch_settings, tmp_path) -> None:
+    versions = {}
+    r1, versions[1] = load(scratch_settings, tmp_path, road_frame(4), name="v1.gpkg")
+    changed = road_frame(3, condition=["rusak_berat", "baik", "sedang"])
+    r2, versions[2] = load(scratch_settings, tmp_path, changed, name="v2.gpkg")
+    upsert = road_frame(3, condition=["rusak_berat", "rusak_ringan", "sedang"])
+    upsert.loc[2, "segment_id"] = "t-9"
+    r3, versions[3] = load(scratch_settings, tmp_path, upsert, "upsert", "v3.gpkg")
+    r4, versions[4] = load(
+        scratch_settings, tmp_path, road_frame(1, segment_id=["t-20"]), "append", "v4.gpkg"
+    )
+    assert (r3.rows_loaded, r3.details["unchanged"], r3.details["archived"]) == (2, 1, 1)
+    assert r4.rows_loaded == 1
+    now = published(scratch_settings)
+    assert now["t-0"] == ("rusak_berat", r2.load_id), "unchanged by the upsert: keeps its run"
+    assert now["t-1"] == ("rusak_ringan", r3.load_id)
+    assert now["t-9"] == ("sedang", r3.load_id) and now["t-2"] == ("sedang", r2.load_id)
+    assert now["t-20"][1] == r4.load_id and len(now) == 5
+    for i, run in enumerate((r1, r2, r3, r4), start=1):
+        as_of = digest(scratch_settings, history.relation_as_of(ROADS, run.load_id))
+        assert as_of == versions[i], f"version after run {run.load_id}"
+    by_id = history.relation_as_of("road_condition", r1.load_id)  # a layer id works too
+    assert digest(scratch_settings, by_id) == versions[1]
+
+
+def test_run_at_names_the_version_published_then(scratch_settings, tmp_path) -> None:
+    before = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
+    r1, _ = load(scratch_settings, tmp_path, road_frame(2), name="a.gpkg")
+    between = dt.datetime.now(dt.UTC)
+    time.sleep(0.05)
+    r2, _ = load(scratch_settings, tmp_path, road_frame(3), name="b.gpkg")
+    assert history.run_at(ROADS, between, scratch_settings) == r1.load_id
+    with psycopg.connect(reader_conninfo(scratch_settings)) as conn:  # the reader may ask
+        assert history.run_at("road_condition", dt.datetime.now(dt.UTC), conn=conn) == r2.load_id
+    earlier = history.run_at(ROADS, before, scratch_settings)
+    assert earlier is None or earlier < r1.load_id
+    with pytest.raises(ValueError, match="aware"):
+        history.run_at(ROADS, dt.datetime.now(), scratch_settings)  # noqa: DTZ005
+
+
+def test_append_refuses_keys_already_published(scratch_settings, tmp_path) -> None:
+    r1, before = load(scratch_settings, tmp_path, road_frame(3))
+    again = road_frame(3)
+    again.loc[2, "segment_id"] = "t-7"
+    with pytest.raises(
+        LoadError,
+        match=rf"row 1: key 't-0' is already published \(run {r1.load_id}\); --mode append "
+        r"only adds new keys, use --mode upsert",
+    ):
+        load(scratch_settings, tmp_path, again, "append", "again.gpkg")
+    assert digest(scratch_settings, LIVE) == before
+
+
+def test_rollback_restores_a_version_and_is_a_run(scratch_settings, tmp_path) -> None:
+    r1, v1 = load(scratch_settings, tmp_path, road_frame(4), name="v1.gpkg")
+    r2, v2 = load(scratch_settings, tmp_path, road_frame(2), name="v2.gpkg")
+    back = history.rollback(ROADS, settings=scratch_settings)
+    assert (back.restored_from, back.rows) == (r1.load_id, 4) and back.load_id > r2.load_id
+    n, _ = digest(scratch_settings, LIVE)
+    restored = {k: v[0] for k, v in published(scratch_settings).items()}
+    assert n == 4 and restored == {f"t-{i}": "baik" for i in range(4)}
+    assert {v[1] for v in published(scratch_settings).values()} == {back.load_id}
+    again = history.rollback(ROADS, to=r2.load_id, settings=scratch_settings)
+    assert digest(scratch_settings, LIVE)[0] == 2 and again.restored_from == r2.load_id
+    runs = history.runs(ROADS, scratch_settings, limit=4)
+    assert [r.mode for r in runs[:2]] == ["rollback", "rollback"]
+    assert runs[0].current and runs[0].restored_from == r2.load_id
+    assert runs[1].restored_from == r1.load_id and runs[1].status == "succeeded"
+    with pytest.raises(UserError, match="is the version of 'road_condition' published now"):
+        history.rollback(ROADS, to=again.load_id, settings=scratch_settings)
+    with pytest.raises(UserError, match=r"run 999999 did not publish a version of 'road_co"):
+        history.rollback(ROADS, to=999999, settings=scratch_settings)
+
+
+def test_replace_keeps_grants_comments_constraints_and_indexes(scratch_settings, tmp_path) -> None:
+    first, _ = load(scratch_settings, tmp_path, road_frame(3), name="a.gpkg")
+    load(scratch_settings, tmp_path, road_frame(4), name="b.gpkg")
+    model = layer_table(ROADS, MetaData())
+    with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+        comment = conn.execute(
+            "SELECT obj_description('onemap.road_condition'::regclass, 'pg_class')"
+        ).fetchone()[0]
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexrelid::regclass::text FROM pg_index "
+                "WHERE indrelid = 'onemap.road_condition'::regclass"
+            )
+        }
+        checks = {
+            r[0]
+            for r in conn.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = "
+                "'onemap.road_condition'::regclass AND contype IN ('c', 'p') AND convalidated"
+            )
+        }
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT attname FROM pg_attribute WHERE attrelid = "
+                "'onemap.road_condition'::regclass AND attnum > 0 AND NOT attisdropped "
+                "ORDER BY attnum"
+            )
+        ]
+        children = conn.execute(
+            "SELECT count(*) FROM pg_inherits "
+            "WHERE inhparent = 'onemap_hist.road_condition'::regclass"
+        ).fetchone()[0]
+    assert comment == model.comment
+    assert indexes == {f"onemap.{i.name}" for i in model.indexes} | {"onemap.road_condition_pkey"}
+    assert {c.name for c in model.constraints if c.name} <= checks
+    assert columns == COLS and children >= 1
+    with psycopg.connect(reader_conninfo(scratch_settings)) as reader:
+        assert reader.execute("SELECT count(*) FROM onemap.road_condition").fetchone()[0] == 4
+        as_of = history.relation_as_of(ROADS, first.load_id)  # history is as public as the layer
+        assert reader.execute(sql.SQL("SELECT count(*) FROM {} s").format(as_of)).fetchone()[0] == 3
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("SELECT count(*) FROM onemap_stage.road_condition")
+
+
+def test_a_view_on_the_layer_follows_the_new_version(scratch_settings, tmp_path) -> None:
+    """Something refers to the table by OID: the replace happens in place, same result."""
+    load(scratch_settings, tmp_path, road_frame(3), name="a.gpkg")
+    with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+        conn.execute(
+            "CREATE VIEW onemap.road_condition_bad AS "
+            "SELECT segment_id FROM onemap.road_condition WHERE condition <> 'baik'"
+        )
+    try:
+        frame = road_frame(5, condition=["baik", "rusak_berat", "baik", "sedang", "baik"])
+        res, after = load(scratch_settings, tmp_path, frame, name="b.gpkg")
+        assert res.details["in_place"] and res.details["archived"] == 3 and after[0] == 5
+        with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+            bad = conn.execute("SELECT count(*) FROM onemap.road_condition_bad").fetchone()[0]
+        assert bad == 2
+        assert digest(scratch_settings, history.relation_as_of(ROADS, res.load_id - 1))[0] == 3
+    finally:
+        with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+            conn.execute("DROP VIEW onemap.road_condition_bad")
+
+
+def test_history_and_rollback_on_the_command_line(scratch_settings, tmp_path) -> None:
+    r1, _ = load(scratch_settings, tmp_path, road_frame(2), name="a.gpkg")
+    r2, _ = load(scratch_settings, tmp_path, road_frame(3), name="b.gpkg")
+    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "250"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "onemap.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    listed = cli("history", "road_condition", "--limit", "3")
+    assert listed.returncode == 0, listed.stderr
+    assert f"{r2.load_id} " in listed.stdout and "b.gpkg" in listed.stdout
+    assert "published now" in listed.stdout and "replace" in listed.stdout
+    done = cli("rollback", "road_condition", "--to", str(r1.load_id))
+    assert done.returncode == 0, done.stderr
+    assert f"restored the version of run {r1.load_id} (2 rows)" in done.stdout
+    wrong = cli("rollback", "road_condition", "--to", "999999")
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: run 999999 did not")
+    assert "Traceback" not in wrong.stderr

@@ -54,25 +54,25 @@ serve: ## serve the OGC APIs on 127.0.0.1:$(PORT)
 lint: venv ## ruff
 	$(VENV)/bin/ruff check onemap etl tests bench
 
-bench-setup: system-deps venv ## benchmark tools: wrk (Debian), tipg in its own venv, matplotlib
+bench-setup: system-deps venv ## benchmark tools: wrk (Debian), tipg in its own venv, matplotlib, mapclassify
 	@scripts/system-deps wrk
-	$(PY) -m pip install -q matplotlib
+	$(PY) -m pip install -q -e '.[test,bench]'
 	@[ -x bench/work/venv-tipg/bin/uvicorn ] || { py=$$(scripts/find-python) && \
 	  $$py -m venv bench/work/venv-tipg && bench/work/venv-tipg/bin/pip install -q tipg==1.6.1 uvicorn; }
 
-bench-load: db ## load: onemap vs ogr2ogr (COPY) vs to_postgis on 100k and 1M roads (~5 min)
+bench-load: db ## load: onemap vs ogr2ogr (COPY) vs to_postgis, roads/parcels/flood zones up to 1M (~8 min)
 	$(PY) -m bench.load
 
 bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads)
 	$(PY) -m bench.serve
 
-bench-maps: system-deps db ## map pages: weight and first render in Chromium, 10k/100k roads (~3 min)
+bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first render in Chromium (~4 min)
 	$(PY) -m bench.maps
 
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
-	-$(MAKE) bench-load
+	$(PY) -m bench.load
 	$(PY) -m bench.serve
-	-$(MAKE) bench-maps
+	$(PY) -m bench.maps
 	$(PY) -m bench.report
 
 stop: ## stop the project's PostGIS cluster

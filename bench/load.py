@@ -1,22 +1,22 @@
 """Load benchmark: ``onemap load`` against ogr2ogr (COPY) and GeoDataFrame.to_postgis.
 
-    .venv/bin/python -m bench.load [--sizes 100000,1000000] [--repeat 2] [--profile]
+    .venv/bin/python -m bench.load [--max 100000] [--only roads,zoning] [--repeat 2] [--profile]
 
-Generates seeded road files (GeoPackage, 5–50 vertices per segment, the road_condition
-layer's attributes) into bench/work/ (never committed), then loads each with:
+Inputs (``CASES``) come from bench/inputs.py, generated once into bench/work/ (never
+committed): road segments and zoning parcels at 10k, 100k and 1M, flood patches at 1k,
+10k and 100k, as GeoPackage, and 100k road segments as GeoJSON. Each is loaded with:
 
-- onemap:     ``onemap load road_condition FILE`` (validation, staging, constraints, five
+- onemap:     ``onemap load <layer> FILE`` (validation, staging, constraints, the layer's
               indexes, history of the previous version) into database ``onemap_bench``;
 - ogr2ogr:    ``ogr2ogr -f PostgreSQL PG:… FILE -lco GEOMETRY_NAME=geom
               --config PG_USE_COPY YES`` (GiST index, no validation) into the same database;
 - to_postgis: ``geopandas.read_file`` + ``GeoDataFrame.to_postgis`` (GiST index).
 
-Each tool runs as a child process; wall time is measured around it and peak RSS is the
-child's ``ru_maxrss`` from ``os.wait4`` (the PostgreSQL backends are not counted, for
-any tool). Tools alternate within each repeat and the best run of each counts (to_postgis,
-minutes and gigabytes each time, runs once): the machine is shared, so only ratios
-measured in one run mean anything. Writes
-bench/results/load.json and bench/LOAD.md.
+Each tool runs as a child process under /usr/bin/time: wall time around it, peak RSS the
+child's own (the PostgreSQL backends are not counted, for any tool). Tools alternate
+within each repeat and the best run of each counts (to_postgis, minutes and gigabytes
+each time, runs once): only ratios measured in one run mean anything. The database is
+dropped and built anew at the start. Writes bench/results/load.json and bench/LOAD.md.
 """
 
 from __future__ import annotations
@@ -32,72 +32,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from bench.common import BENCH, RESULTS, ROOT, WORK, commit, fresh_database, machine
+from bench.inputs import input_file, layer_of
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "bench" / "work"
-RESULTS = ROOT / "bench" / "results" / "load.json"
-REPORT = ROOT / "bench" / "LOAD.md"
 DB = "onemap_bench"
-SEED = 20261123
-GENERATOR_VERSION = 1
-NAMES = [
-    "Jalan Pemuda", "Jalan Pandanaran", "Jalan Gajah Mada", "Jalan Siliwangi",
-    "Jalan Kaligawe", "Jalan Majapahit", "Jalan Setiabudi", "Jalan Ngesrep Timur V",
-    "Gang Mawar III", "Jalan Bulustalan", "Jalan Pemuda – Kauman", "Jalan Dr. Cipto",
+REPORT = BENCH / "LOAD.md"
+RESULTS_FILE = RESULTS / "load.json"
+# (dataset, format, features): roads and parcels at the three sizes, flood patches at a
+# tenth of them (a city has fewer flood zones than parcels), one GeoJSON file (the other
+# common hand-over format: a different reader, text coordinates).
+CASES = [
+    ("roads", "gpkg", 10_000), ("roads", "gpkg", 100_000), ("roads", "gpkg", 1_000_000),
+    ("roads", "geojson", 100_000),
+    ("zoning", "gpkg", 10_000), ("zoning", "gpkg", 100_000), ("zoning", "gpkg", 1_000_000),
+    ("flood", "gpkg", 1_000), ("flood", "gpkg", 10_000), ("flood", "gpkg", 100_000),
 ]  # fmt: skip
-
-
-def road_file(n: int) -> Path:
-    """bench/work/load_roads_<n>.gpkg: n road segments, generated once (seeded)."""
-    import geopandas as gpd
-    import pandas as pd
-    import pyogrio
-    import shapely
-
-    path = WORK / f"load_roads_{n}.gpkg"
-    stamp = path.with_suffix(".json")
-    want = {"n": n, "seed": SEED, "version": GENERATOR_VERSION}
-    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
-        return path
-    WORK.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(SEED)
-    verts = rng.integers(5, 51, n)
-    owner = np.repeat(np.arange(n), verts)
-    first = np.r_[0, np.cumsum(verts)[:-1]]
-    heading = rng.uniform(0, 2 * np.pi, n)[owner] + np.cumsum(rng.normal(0, 0.25, len(owner)))
-    step = rng.uniform(5e-5, 2e-4, n)[owner]  # 5–20 m between vertices
-    xy = np.column_stack([np.cos(heading), np.sin(heading)]) * step[:, None]
-    xy[first] = 0
-    xy = np.cumsum(xy, axis=0)
-    xy -= np.repeat(xy[first], verts, axis=0)
-    xy += np.repeat(
-        np.column_stack([rng.uniform(110.30, 110.48, n), rng.uniform(-7.08, -6.96, n)]),
-        verts,
-        axis=0,
-    )
-    iri = np.round(rng.lognormal(1.6, 0.5, n).clip(0.5, 29.9), 1)
-    frame = gpd.GeoDataFrame(
-        {
-            "segment_id": np.char.add("SMG-", np.arange(n).astype(str)),
-            "name": rng.choice(np.array(NAMES, dtype=object), n),
-            "status": rng.choice(["kota", "provinsi", "nasional"], n, p=[0.85, 0.1, 0.05]),
-            "function": rng.choice(["lokal", "kolektor", "arteri", "lingkungan"], n),
-            "surface": rng.choice(["aspal", "beton", "paving", "kerikil", "tanah"], n),
-            "width_m": np.round(rng.uniform(3, 14, n), 1),
-            "condition": np.select(
-                [iri < 4, iri < 8, iri <= 12], ["baik", "sedang", "rusak_ringan"], "rusak_berat"
-            ),
-            "iri": iri,
-            "survey_date": pd.Timestamp("2025-01-02")
-            + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
-        },
-        geometry=shapely.linestrings(xy, indices=owner),
-        crs="EPSG:4326",
-    )
-    pyogrio.write_dataframe(frame, path, layer="roads", driver="GPKG")
-    stamp.write_text(json.dumps(want))
-    return path
+TOOLS = ("onemap", "ogr2ogr", "to_postgis")
 
 
 def spawn(cmd: list[str], env: dict[str, str]) -> dict:
@@ -123,29 +73,31 @@ def spawn(cmd: list[str], env: dict[str, str]) -> dict:
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
-def tools(path: Path, conninfo: str) -> dict[str, list[str]]:
-    """The three commands loading ``path``."""
+def tools(dataset: str, path: Path, conninfo: str) -> dict[str, list[str]]:
+    """The three commands loading ``path`` (tables: see ``tables``)."""
     py = sys.executable
     gpd_script = (
         "import sys, geopandas as gpd, sqlalchemy as sa, psycopg;"
         "df = gpd.read_file(sys.argv[1]);"
         "eng = sa.create_engine('postgresql+psycopg://',"
         " creator=lambda: psycopg.connect(sys.argv[2]));"
-        "df.to_postgis('roads_gpd', eng, schema='bench', if_exists='replace', index=False)"
+        "df.to_postgis(sys.argv[3], eng, schema='bench', if_exists='replace', index=False)"
     )
     pg = "PG:" + conninfo  # no password here: it travels in PGPASSWORD (see main)
     return {
-        "onemap": [py, "-m", "onemap.cli", "load", "road_condition", str(path)],
+        "onemap": [py, "-m", "onemap.cli", "load", layer_of(dataset), str(path)],
         "ogr2ogr": [
-            "ogr2ogr", "-f", "PostgreSQL", pg, str(path), "roads", "-nln", "roads_ogr",
+            "ogr2ogr", "-f", "PostgreSQL", pg, str(path), "-nln", f"{dataset}_ogr",
             "-lco", "SCHEMA=bench", "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES",
         ],
-        "to_postgis": [py, "-c", gpd_script, str(path), conninfo],
+        "to_postgis": [py, "-c", gpd_script, str(path), conninfo, f"{dataset}_gpd"],
     }  # fmt: skip
 
 
-TABLES = {"onemap": "onemap.road_condition", "ogr2ogr": "bench.roads_ogr",
-          "to_postgis": "bench.roads_gpd"}  # fmt: skip
+def tables(dataset: str) -> dict[str, str]:
+    """Where each tool writes ``dataset``."""
+    return {"onemap": f"onemap.{layer_of(dataset)}", "ogr2ogr": f"bench.{dataset}_ogr",
+            "to_postgis": f"bench.{dataset}_gpd"}  # fmt: skip
 
 
 def count(conninfo: str, table: str) -> int:
@@ -167,9 +119,6 @@ def versions(conninfo: str) -> dict[str, str]:
         pg = conn.execute("SHOW server_version").fetchone()[0]
         postgis = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
     ogr = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
     return {
         "python": platform.python_version(),
         "postgresql": pg,
@@ -180,43 +129,29 @@ def versions(conninfo: str) -> dict[str, str]:
         "geopandas": geopandas.__version__,
         "shapely": shapely.__version__,
         "psycopg": psycopg.__version__,
-        "onemap_commit": commit,
+        "onemap_commit": commit(),
     }
 
 
-def machine() -> dict[str, object]:
-    """CPU, cores and memory of the machine."""
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem, "os": platform.platform()}
-
-
-def drop_peer_tables(conninfo: str) -> None:
+def drop_peer_tables(conninfo: str, dataset: str) -> None:
     """Before each ogr2ogr/to_postgis run (as their -overwrite/replace would do)."""
     import psycopg
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS bench.roads_ogr, bench.roads_gpd")
+        conn.execute(f"DROP TABLE IF EXISTS bench.{dataset}_ogr, bench.{dataset}_gpd")
 
 
 def prepare_db() -> tuple[str, str]:
-    """The bench database (built by `onemap db up`'s code) and its peer schema.
+    """A fresh bench database (built by `onemap db up`'s code) and its peer schema.
 
     Returns a libpq conninfo without the password, and the password (for PGPASSWORD, so
     that it appears in no command line)."""
     import psycopg
 
     os.environ["ONEMAP_DB_NAME"] = DB
-    from onemap.db import schema
     from onemap.db.connect import owner_conninfo
-    from onemap.settings import DbSettings
 
-    settings = DbSettings(name=DB)
-    schema.up(settings)
+    settings = fresh_database(DB)
     params = psycopg.conninfo.conninfo_to_dict(owner_conninfo(settings))
     password = str(params.pop("password", "") or "")
     params.pop("application_name", None)
@@ -246,57 +181,74 @@ def profile(path: Path) -> str:
     return str(out.relative_to(ROOT))
 
 
+def run_case(dataset: str, fmt: str, n: int, repeat: int, conninfo: str, env: dict) -> dict:
+    """Every tool on one input, ``repeat`` times (to_postgis once); the runs and the best."""
+    path = input_file(dataset, n, fmt)
+    size_mb = path.stat().st_size / 1e6
+    print(f"{dataset} {n:,} ({fmt}): {path.name} ({size_mb:.0f} MB)", flush=True)
+    runs: dict[str, list[dict]] = {}
+    commands = tools(dataset, path, conninfo)
+    for r in range(repeat):
+        order = list(commands.items())
+        order = order[r % 3 :] + order[: r % 3]  # rotate: no tool always first
+        for name, cmd in order:
+            if name == "to_postgis" and r:
+                continue  # minutes and gigabytes each time, and far behind: run once
+            if name != "onemap":
+                drop_peer_tables(conninfo, dataset)
+            got = spawn(cmd, env)
+            rows = count(conninfo, tables(dataset)[name])
+            if rows != n:
+                raise SystemExit(f"{name} loaded {rows} of {n} rows from {path.name}")
+            got["features_per_s"] = round(n / got["wall_s"])
+            runs.setdefault(name, []).append(got)
+            print(f"  {name:10} {got['wall_s']:7.2f} s  {got['features_per_s']:>9,} f/s  "
+                  f"{got['peak_rss_mb']:7.1f} MB", flush=True)  # fmt: skip
+    drop_peer_tables(conninfo, dataset)
+    best = {k: min(v, key=lambda x: x["wall_s"]) for k, v in runs.items()}
+    onemap = best["onemap"]["features_per_s"]
+    return {
+        "dataset": dataset,
+        "layer": layer_of(dataset),
+        "format": fmt,
+        "features": n,
+        "vertices": vertices(path),
+        "file_mb": round(size_mb, 1),
+        "runs": runs,
+        "best": best,
+        "onemap_speed_over": {
+            peer: round(onemap / best[peer]["features_per_s"], 2) for peer in TOOLS[1:]
+        },
+    }
+
+
+def vertices(path: Path) -> int:
+    """Vertices in the file (the work a loader does grows with them, not only with rows)."""
+    import pyogrio
+    import shapely
+
+    geoms = pyogrio.read_dataframe(path, columns=[], use_arrow=True).geometry.values
+    return int(shapely.get_num_coordinates(geoms).sum())
+
+
 def main() -> None:
     """Generate, load with each tool, record, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--max", type=int, default=1_000_000, help="skip inputs above this size")
+    parser.add_argument("--only", help="comma-separated datasets (roads, zoning, flood)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="also cProfile one onemap load")
     parser.add_argument("--report", action="store_true", help="only rewrite LOAD.md from JSON")
     args = parser.parse_args()
     if args.report:
-        REPORT.write_text(markdown(json.loads(RESULTS.read_text())))
+        REPORT.write_text(markdown(json.loads(RESULTS_FILE.read_text())))
         return
-    sizes = [int(s) for s in args.sizes.split(",")]
+    only = set(args.only.split(",")) if args.only else None
+    cases = [c for c in CASES if c[2] <= args.max and (only is None or c[0] in only)]
     conninfo, password = prepare_db()
     env = {**os.environ, "ONEMAP_DB_NAME": DB, "PGPASSWORD": password}
     os.environ["PGPASSWORD"] = password  # for this process's own queries
-    results = []
-    for n in sizes:
-        path = road_file(n)
-        print(f"{n} segments: {path.name} ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
-        runs: dict[str, list[dict]] = {}
-        for r in range(args.repeat):
-            order = list(tools(path, conninfo).items())
-            order = order[r % 3 :] + order[: r % 3]  # rotate: no tool always first
-            for name, cmd in order:
-                if name == "to_postgis" and r:
-                    continue  # minutes and gigabytes each time, and far behind: run once
-                if name != "onemap":
-                    drop_peer_tables(conninfo)
-                got = spawn(cmd, env)
-                rows = count(conninfo, TABLES[name])
-                if rows != n:
-                    raise SystemExit(f"{name} loaded {rows} of {n} rows")
-                got["features_per_s"] = round(n / got["wall_s"])
-                runs.setdefault(name, []).append(got)
-                print(f"  {name:10} {got['wall_s']:7.2f} s  {got['features_per_s']:>9,} f/s  "
-                      f"{got['peak_rss_mb']:7.1f} MB", flush=True)  # fmt: skip
-        best = {k: min(v, key=lambda x: x["wall_s"]) for k, v in runs.items()}
-        results.append(
-            {
-                "segments": n,
-                "file_mb": round(path.stat().st_size / 1e6, 1),
-                "runs": runs,
-                "best": best,
-                "speed_ratio_onemap_over_ogr2ogr": round(
-                    best["onemap"]["features_per_s"] / best["ogr2ogr"]["features_per_s"], 2
-                ),
-                "speed_ratio_onemap_over_to_postgis": round(
-                    best["onemap"]["features_per_s"] / best["to_postgis"]["features_per_s"], 2
-                ),
-            }
-        )
+    results = [run_case(*case, args.repeat, conninfo, env) for case in cases]
     report = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -305,16 +257,24 @@ def main() -> None:
         "results": results,
     }
     if args.profile:
-        report["profile"] = profile(road_file(max(sizes)))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        report["profile"] = profile(input_file("roads", max(c[2] for c in cases)))
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     REPORT.write_text(markdown(report))
-    print(f"wrote {RESULTS.relative_to(ROOT)} and {REPORT.relative_to(ROOT)}")
+    print(f"wrote {RESULTS_FILE.relative_to(ROOT)} and {REPORT.relative_to(ROOT)}")
     for res in results:
+        ratios = res["onemap_speed_over"]
         print(
-            f"{res['segments']:>9,} segments: onemap is {res['speed_ratio_onemap_over_ogr2ogr']}× "
-            f"ogr2ogr and {res['speed_ratio_onemap_over_to_postgis']}× to_postgis (features/s)"
+            f"{res['dataset']} {res['features']:>9,} {res['format']:7}: onemap is "
+            f"{ratios['ogr2ogr']}× ogr2ogr and {ratios['to_postgis']}× to_postgis (features/s)"
         )
+
+
+DESCRIBE = {
+    "roads": "road segments, 5–50 vertices (road_condition)",
+    "zoning": "zoning parcels, 8 vertices (zoning)",
+    "flood": "flood patches, 12–40 vertices (flood_zones)",
+}
 
 
 def markdown(report: dict) -> str:
@@ -323,31 +283,37 @@ def markdown(report: dict) -> str:
     lines = [
         "# Load benchmark",
         "",
-        "`make bench-load` (bench/load.py): seeded road files (GeoPackage, 5–50 vertices per "
-        "segment, the road_condition attributes) loaded into the same PostGIS by each tool; "
+        "`make bench-load` (bench/load.py): seeded files from bench/inputs.py (road segments, "
+        "zoning parcels and flood patches with the layers' own attributes) loaded into the "
+        "same PostGIS by each tool; "
         f"best of {report['repeat']} runs for onemap and ogr2ogr (tools alternating; "
         "to_postgis runs once). Peak RSS is the loading process's own (PostgreSQL's "
-        "backends are not counted for any tool).",
+        "backends are not counted for any tool). Ratio: onemap's features/s over the "
+        "peer's (> 1: onemap is faster).",
         "",
-        "| segments | tool | wall s | features/s | peak RSS MB | onemap speed ÷ this |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| input | format | features | vertices | file MB | onemap s | ogr2ogr s | "
+        "to_postgis s | onemap f/s | onemap ÷ ogr2ogr | onemap ÷ to_postgis | "
+        "peak RSS MB (onemap / ogr2ogr / to_postgis) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for res in report["results"]:
-        for tool in ("onemap", "ogr2ogr", "to_postgis"):
-            b = res["best"][tool]
-            ratio = res["best"]["onemap"]["features_per_s"] / b["features_per_s"]
-            lines.append(
-                f"| {res['segments']:,} | {tool} | {b['wall_s']:.2f} | "
-                f"{b['features_per_s']:,} | {b['peak_rss_mb']:.0f} | {ratio:.2f}× |"
-            )
+        b, ratio = res["best"], res["onemap_speed_over"]
+        rss = " / ".join(f"{b[t]['peak_rss_mb']:.0f}" for t in TOOLS)
+        lines.append(
+            f"| {DESCRIBE.get(res['dataset'], res['dataset'])} | {res['format']} "
+            f"| {res['features']:,} | {res['vertices']:,} | {res['file_mb']:.0f} "
+            f"| {b['onemap']['wall_s']:.2f} | {b['ogr2ogr']['wall_s']:.2f} "
+            f"| {b['to_postgis']['wall_s']:.2f} | {b['onemap']['features_per_s']:,} "
+            f"| {ratio['ogr2ogr']:.2f}× | {ratio['to_postgis']:.2f}× | {rss} |"
+        )
     lines += [
         "",
         "What each tool does: **onemap** validates every row against the layer file "
         "(types, allowed values, geometry validity, extent), COPYs into a staging table with "
-        "the CHECK constraints, builds the primary key and four indexes (two connections "
-        "side by side), swaps the table in and keeps the previous version as history; "
-        "**ogr2ogr** COPYs into a new table with a GiST index; **to_postgis** reads the "
-        "whole file into memory and writes it with a GiST index.",
+        "the CHECK constraints, builds the primary key and the layer's indexes (two "
+        "connections side by side), swaps the table in and keeps the previous version as "
+        "history; **ogr2ogr** COPYs into a new table with a GiST index; **to_postgis** "
+        "reads the whole file into memory and writes it with a GiST index.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']:,} MB, {m['os']}. "
         f"Date: {report['date']}.",
@@ -355,20 +321,11 @@ def markdown(report: dict) -> str:
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",
     ]
-    lines += [
-        "Where onemap's time goes (1M, profiled with cProfile — "
-        f"`{report.get('profile', 'bench/results/load_profile.txt')}` — and timed per phase): "
-        "Python reads, validates and encodes the rows in about 2 s of CPU (Arrow kernels, "
-        "WKB read with numpy for plain lines, binary COPY encoded by one Arrow `take`), in "
-        "10,000-row batches handed to a COPY thread, so the main thread mostly waits for "
-        "PostgreSQL: COPY with the CHECK constraints (~4 s), then the five index builds on "
-        "two connections (~3 s; GiST alone ~2 s), ANALYZE (~0.3 s). Before: pandas "
-        "validation, CSV/hex COPY and a DELETE + INSERT swap with per-row GiST maintenance "
-        "made 300k segments take ~7 s. At 100,000 segments the fixed costs dominate: Python "
-        "start-up and imports (~0.8 s: pandas, pulled in by pyogrio; SQLAlchemy for the "
-        "model's DDL), the extra connections, ANALYZE.",
-        "",
-    ]
+    if report.get("profile"):
+        lines += [
+            f"cProfile of one onemap load of the largest road file: `{report['profile']}`.",
+            "",
+        ]
     return "\n".join(lines)
 
 

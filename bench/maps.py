@@ -2,20 +2,27 @@
 
     python -m bench.maps [--sizes 10000 100000] [--runs 3] [--no-tiles]   (make bench-maps)
 
-For each size a seeded street network is generated into ``bench/work/`` (a jittered
-lattice clipped to the kecamatan, one segment per block side with a bend in the middle:
-about the demo network's shape, 3 vertices and 90–270 m per segment; ``bench/roads.py``
-makes 5–50-vertex random walks for the API benchmarks, which would overstate a page). The
-road page is built twice with ``build_site``: static (every segment embedded) and, unless
-``--no-tiles``, drawn from the OGC API vector tiles of a pygeoapi serving the same network
-from a bench database (``onemap_maps_bench``).
+For each size the seeded street network of bench/inputs.py (``streets``: a jittered
+lattice clipped to the kecamatan, 3 vertices and 90–270 m per segment, about the demo
+network's shape) is drawn three ways:
+
+- onemap, static: ``build_site``'s road page with every segment embedded;
+- onemap, tiles (unless ``--no-tiles``): the same page drawing the layer from the OGC API
+  vector tiles of a pygeoapi serving the network from a bench database
+  (``onemap_maps_bench``);
+- the peer: what an analyst would otherwise publish, ``GeoDataFrame.explore(column=
+  "condition")`` saved as HTML (folium's ``GeoJson`` with every column, full-precision
+  coordinates). Its scripts are pointed at the same vendored copies as onemap's pages
+  (``onemap.maps.assets.localise``), and its legend is off: it loads jQuery UI from a
+  CDN, which this offline machine cannot reach.
 
 Time to first render, in headless Chromium over the DevTools protocol: a probe injected
 before the page's own scripts (``Page.addScriptToEvaluateOnNewDocument``) polls on every
 animation frame until the features are there — static: the line pane holds one SVG path
-per segment; tiles: ``onemap.js`` marked the tile layer's first ``load`` (every tile in
-view fetched and drawn) — then waits two more frames, so the frame with the features has
-been produced, and records ``performance.now()``: milliseconds since navigation start.
+per segment (explore: the overlay pane does); tiles: ``onemap.js`` marked the tile
+layer's first ``load`` (every tile in view fetched and drawn) — then waits two more
+frames, so the frame with the features has been produced, and records
+``performance.now()``: milliseconds since navigation start.
 Pages load from ``file://`` (no transfer time; the gzip size is what a server would send).
 Each run is a first visit in a fresh Chromium with the cache off (tiles fetched anew),
 after one unmeasured warm-up; the JS heap is read after a forced garbage collection.
@@ -29,7 +36,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import platform
 import re
 import socket
 import statistics
@@ -38,23 +44,20 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
-import shapely
 
-from etl.roads import condition_from_iri
+from bench.common import machine
+from bench.inputs import KECAMATAN, input_file
 from onemap.layers import load_layers
 from onemap.maps import MAX_PAGE_BYTES, build_site
+from onemap.maps.assets import copy_assets, localise, remote_references
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / "work"
 RESULTS = BENCH / "results" / "maps.json"
 TABLE = BENCH / "MAPS.md"
-KECAMATAN = ROOT / "data" / "real" / "admin_cahyadsn" / "semarang_kecamatan.geojson"
 ROAD, DISTRICTS = "road_condition", "admin_kecamatan"
 BENCH_DB = "onemap_maps_bench"
-UTM = 32749
-SEED = 20261124
 
 _PROBE = """(() => {
   const ready = () => %s;
@@ -69,52 +72,9 @@ _PROBE = """(() => {
 })();"""
 STATIC_READY = "document.querySelectorAll('.leaflet-onemap-line-pane path').length >= %d"
 TILES_READY = f"performance.getEntriesByName('onemap:tiles:{ROAD}').length > 0"
-
-
-def street_network(n: int, seed: int = SEED) -> gpd.GeoDataFrame:
-    """``n`` road segments on a jittered lattice inside the city, road_condition's fields."""
-    rng = np.random.default_rng(seed)
-    city = gpd.read_file(KECAMATAN).to_crs(UTM).union_all()
-    spacing = (2 * city.area / n) ** 0.5 * 0.97  # 2 edges per lattice node
-    x0, y0, x1, y1 = city.bounds
-    gx, gy = np.meshgrid(np.arange(x0, x1 + spacing, spacing), np.arange(y0, y1 + spacing, spacing))
-    nodes = np.stack([gx, gy], axis=-1) + rng.uniform(-0.3, 0.3, gx.shape + (2,)) * spacing
-    starts = np.concatenate([nodes[:, :-1].reshape(-1, 2), nodes[:-1, :].reshape(-1, 2)])
-    ends = np.concatenate([nodes[:, 1:].reshape(-1, 2), nodes[1:, :].reshape(-1, 2)])
-    mids = (starts + ends) / 2 + rng.normal(0, 0.08 * spacing, starts.shape)
-    inside = shapely.contains_xy(city, mids[:, 0], mids[:, 1])
-    keep = rng.permutation(np.flatnonzero(inside))[:n]
-    if len(keep) < n:
-        raise RuntimeError(f"lattice gave {len(keep)} segments inside the city, not {n}")
-    coords = np.stack([starts[keep], mids[keep], ends[keep]], axis=1)
-    frame = gpd.GeoDataFrame(geometry=shapely.linestrings(coords), crs=UTM).to_crs(4326)
-    function = rng.choice(
-        ["arteri", "kolektor", "lokal", "lingkungan"], n, p=[0.05, 0.1, 0.25, 0.6]
-    )
-    status = np.where(function == "arteri", "nasional", "kota")
-    status[(function == "kolektor") & (rng.random(n) < 0.4)] = "provinsi"
-    iri = np.round(rng.lognormal(1.6, 0.5, n).clip(0.5, 29.9), 1)
-    days = rng.integers(0, 183, n)
-    frame["segment_id"] = [f"bench-{i:06d}" for i in range(n)]
-    frame["name"] = [f"Jalan Uji {i % 4000}" if i % 2 else None for i in range(n)]
-    frame["status"], frame["function"] = status, function
-    frame["surface"] = rng.choice(["aspal", "beton", "paving"], n, p=[0.6, 0.25, 0.15])
-    frame["width_m"] = np.round(rng.uniform(3, 12, n), 1)
-    frame["condition"], frame["iri"] = condition_from_iri(iri), iri
-    frame["survey_date"] = [
-        (dt.date(2026, 4, 1) + dt.timedelta(days=int(d))).isoformat() for d in days
-    ]
-    frame["source"] = "synthetic"
-    return frame
-
-
-def network_file(n: int) -> Path:
-    """The seeded network of ``n`` segments as a GeoPackage (made once, then reused)."""
-    path = WORK / f"maps_roads_{n}.gpkg"
-    if not path.exists():
-        WORK.mkdir(parents=True, exist_ok=True)
-        street_network(n).to_file(path, layer=ROAD, driver="GPKG")
-    return path
+EXPLORE_READY = "document.querySelectorAll('.leaflet-overlay-pane path').length >= %d"
+MODES = {"static": "onemap: embedded rows", "tiles": "onemap: OGC API MVT",
+         "explore": "geopandas explore()"}  # fmt: skip
 
 
 def build(n: int, roads: gpd.GeoDataFrame, tiles_url: str | None) -> tuple[Path, float]:
@@ -134,6 +94,22 @@ def build(n: int, roads: gpd.GeoDataFrame, tiles_url: str | None) -> tuple[Path,
         generated_at=dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
     )
     return out / f"{ROAD}.html", time.perf_counter() - started
+
+
+def build_explore(n: int, roads: gpd.GeoDataFrame) -> tuple[Path, float]:
+    """The peer's page: ``explore()`` of the same network, scripts from the vendored copies."""
+    out = WORK / f"maps_site_{n}_explore"
+    out.mkdir(parents=True, exist_ok=True)
+    copy_assets(out)
+    started = time.perf_counter()
+    m = roads.explore(column="condition", tiles=None, legend=False)
+    localise(m.get_root())
+    page = out / f"{ROAD}.html"
+    m.save(page)
+    elapsed = time.perf_counter() - started
+    if remote_references(page.read_text(encoding="utf-8")):
+        raise RuntimeError(f"{page} still loads from the internet")
+    return page, elapsed
 
 
 def weight(page: Path) -> dict[str, int]:
@@ -221,16 +197,22 @@ class TileServer:
 
 def measure(n: int, runs: int, server: TileServer | None) -> list[dict]:
     """Both variants of the ``n``-segment road page: weights, build and render times."""
-    path = network_file(n)
+    path = input_file("streets", n)
     roads = gpd.read_file(path)
     variants = [("static", None)]
     if server is not None:
         server.load(path)
         variants.append(("tiles", server.url))
+    variants.append(("explore", None))
     rows = []
     for mode, url in variants:
-        page, build_s = build(n, roads, url)
-        ready = STATIC_READY % n if mode == "static" else TILES_READY
+        if mode == "explore":
+            page, build_s = build_explore(n, roads)
+        else:
+            page, build_s = build(n, roads, url)
+        ready = {"static": STATIC_READY % n, "tiles": TILES_READY, "explore": EXPLORE_READY % n}[
+            mode
+        ]
         times = render_times(page, ready, runs)
         med = {
             k: statistics.median(t[k] for t in times) for k in times[0] if times[0][k] is not None
@@ -252,7 +234,7 @@ def measure(n: int, runs: int, server: TileServer | None) -> list[dict]:
 def table(rows: list[dict]) -> str:
     """The Markdown table of ``bench/MAPS.md``."""
     lines = [
-        "| segments | drawn from | page (HTML) | gzip | scripts+styles | tiles, first view | "
+        "| segments | page | page (HTML) | gzip | scripts+styles | tiles, first view | "
         "page under 5 MB | build | first render (median) | DOMContentLoaded | JS heap |",
         "|---:|---|---:|---:|---:|---:|:-:|---:|---:|---:|---:|",
     ]
@@ -261,7 +243,7 @@ def table(rows: list[dict]) -> str:
         if r["mode"] == "tiles":
             tiles = f"{r['median_tile_bytes'] / 1e6:.2f} MB in {r['median_tile_requests']:.0f}"
         lines.append(
-            f"| {r['segments']:,} | {'embedded rows' if r['mode'] == 'static' else 'OGC API MVT'} "
+            f"| {r['segments']:,} | {MODES[r['mode']]} "
             f"| {r['html_bytes'] / 1e6:.2f} MB | {r['html_gzip_bytes'] / 1e6:.2f} MB "
             f"| {r['asset_bytes'] / 1e3:.0f} kB "
             f"| {tiles} "
@@ -269,6 +251,21 @@ def table(rows: list[dict]) -> str:
             f"| {r['build_s']:.1f} s | {r['median_first_render_ms'] / 1e3:.2f} s "
             f"| {r['median_dom_content_loaded_ms'] / 1e3:.2f} s | {r['median_js_heap_mb']:.0f} MB |"
         )
+    lines += ["", "| segments | onemap page | ÷ explore(): HTML bytes | gzip | first render "
+              "| JS heap |", "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for n in sorted({r["segments"] for r in rows}):
+        by = {r["mode"]: r for r in rows if r["segments"] == n}
+        peer = by.get("explore")
+        for mode in ("static", "tiles"):
+            if peer is None or mode not in by:
+                continue
+            r = by[mode]
+            lines.append(
+                f"| {n:,} | {MODES[mode]} | {r['html_bytes'] / peer['html_bytes']:.2f}× "
+                f"| {r['html_gzip_bytes'] / peer['html_gzip_bytes']:.2f}× "
+                f"| {r['median_first_render_ms'] / peer['median_first_render_ms']:.2f}× "
+                f"| {r['median_js_heap_mb'] / peer['median_js_heap_mb']:.2f}× |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -289,12 +286,11 @@ def main(argv: list[str] | None = None) -> None:
             for n in args.sizes:
                 rows += measure(n, args.runs, server)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
     RESULTS.write_text(
         json.dumps(
             {
                 "date": dt.datetime.now(dt.UTC).date().isoformat(),
-                "machine": machine,
+                "machine": machine(),
                 "runs": args.runs,
                 "results": rows,
             },

@@ -1,4 +1,4 @@
-"""Merge the benchmark results into bench/results/latest.json, bench/RESULTS.md and a plot.
+"""Merge the benchmark results into bench/results/latest.json, bench/RESULTS.md and plots.
 
 Reads whatever parts exist (load.json, serve.json, maps.json in bench/results/) so each
 part can be rerun alone; the README quotes RESULTS.md.
@@ -10,8 +10,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from bench.common import BENCH, RESULTS
+
 PEERS = ("pygeoapi", "tipg")
 
 
@@ -20,15 +20,24 @@ def _read(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def serve_tables(serve: dict) -> list[str]:
-    """One table per size: requests/s per server and onemap's ratio to each peer."""
+# --- serve ----------------------------------------------------------------------------
+
+
+def _serve_rows(serve: dict) -> dict[tuple[int, str], dict[str, dict]]:
     rows: dict[tuple[int, str], dict[str, dict]] = defaultdict(dict)
     for r in serve["results"]:
         rows[(r["size"], r["scenario"])][r["server"]] = r
+    return rows
+
+
+def serve_tables(serve: dict) -> list[str]:
+    """One table per size: requests/s per server and onemap's ratio to each peer."""
+    rows = _serve_rows(serve)
     out = [
         f"Measured {serve['date']} with wrk (8 connections, {serve['duration_s']} s per "
         "cell, 2 server workers each) on loopback; requests/s (p50 / p95 latency in ms). "
-        "Ratio > 1: onemap is faster.",
+        "Ratio > 1: onemap is faster. *timeout*: the server took over a minute for one "
+        "request, so the cell was not driven.",
         "",
     ]
     for size in sorted({k[0] for k in rows}):
@@ -51,6 +60,8 @@ def serve_tables(serve: dict) -> list[str]:
 def _cell(r: dict | None) -> str:
     if not r:
         return "–"
+    if r.get("timeout_s"):
+        return f"timeout (> {r['timeout_s']} s)"
     if r.get("error"):
         return "error"
     if not r.get("rps"):
@@ -59,35 +70,95 @@ def _cell(r: dict | None) -> str:
 
 
 def _ratio(a: dict | None, b: dict | None) -> str:
-    if not a or not b or not a.get("rps"):
+    if not a or not a.get("rps") or not b or b.get("error"):
         return "–"
-    if not b.get("rps"):
+    if b.get("timeout_s") or not b.get("rps"):
         return "∞ (peer timed out)"
     return f"{a['rps'] / b['rps']:.1f}×"
 
 
-def load_tables(load: dict) -> list[str]:
-    """The load benchmark's own markdown, when it wrote one (bench/LOAD.md)."""
-    md = HERE / "LOAD.md"
-    return md.read_text().splitlines() if md.exists() else [json.dumps(load)[:2000]]
+# --- load -----------------------------------------------------------------------------
+
+
+def load_tables() -> list[str]:
+    """The load benchmark's own markdown (bench/LOAD.md), without its title."""
+    md = BENCH / "LOAD.md"
+    return md.read_text().splitlines()[1:] if md.exists() else []
 
 
 def maps_tables() -> list[str]:
-    """The maps benchmark's table (bench/MAPS.md)."""
-    md = HERE / "MAPS.md"
-    return md.read_text().splitlines() if md.exists() else []
+    """The maps benchmark's description and tables (bench/MAPS.md), without its title."""
+    md = BENCH / "MAPS.md"
+    return md.read_text().splitlines()[1:] if md.exists() else []
 
 
-def plot(serve: dict, path: Path) -> bool:
-    """requests/s against size per server for each scenario (needs matplotlib)."""
+# --- ratios at a glance ---------------------------------------------------------------
+
+
+def glance(parts: dict) -> list[str]:
+    """One line per comparison and size: onemap's ratio to each peer."""
+    out = ["| comparison | size | onemap ÷ peer |", "|---|---:|---|"]
+    if parts.get("load"):
+        out += _glance_load(parts["load"])
+    if parts.get("serve"):
+        for (size, scenario), by in sorted(_serve_rows(parts["serve"]).items()):
+            ratios = ", ".join(f"{p} {_ratio(by.get('onemap'), by.get(p))}" for p in PEERS)
+            out.append(f"| serve {scenario}, requests/s | {size:,} | {ratios} |")
+    if parts.get("maps"):
+        out += _glance_maps(parts["maps"])
+    return out
+
+
+def _glance_load(load: dict) -> list[str]:
+    out = []
+    for r in load["results"]:
+        ratio = r["onemap_speed_over"]
+        out.append(
+            f"| load {r['dataset']} ({r['format']}), features/s | {r['features']:,} "
+            f"| ogr2ogr {ratio['ogr2ogr']:.2f}×, to_postgis {ratio['to_postgis']:.2f}× |"
+        )
+    return out
+
+
+def _glance_maps(maps: dict) -> list[str]:
+    by: dict[int, dict[str, dict]] = defaultdict(dict)
+    for r in maps["results"]:
+        by[r["segments"]][r["mode"]] = r
+    out = []
+    for n, modes in sorted(by.items()):
+        peer = modes.get("explore")
+        for mode, label in (("static", "embedded"), ("tiles", "tiled")):
+            if peer and mode in modes:
+                r = modes[mode]
+                out.append(
+                    f"| map page ({label}) vs geopandas explore(), gzip bytes / first "
+                    f"render (lower is better) | {n:,} "
+                    f"| {r['html_gzip_bytes'] / peer['html_gzip_bytes']:.2f}× / "
+                    f"{r['median_first_render_ms'] / peer['median_first_render_ms']:.2f}× |"
+                )
+    return out
+
+
+# --- plots ----------------------------------------------------------------------------
+
+
+def _pyplot():
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def plot_serve(serve: dict, path: Path) -> bool:
+    """requests/s against size per server for each scenario (needs matplotlib)."""
+    plt = _pyplot()
+    if plt is None:
         return False
-    scenarios = sorted({r["scenario"] for r in serve["results"]})
+    scenarios = list(dict.fromkeys(r["scenario"] for r in serve["results"]))
     fig, axes = plt.subplots(2, (len(scenarios) + 1) // 2, figsize=(14, 7), squeeze=False)
     for ax, scenario in zip(axes.flat, scenarios, strict=False):
         for server in ("onemap", *PEERS):
@@ -105,41 +176,80 @@ def plot(serve: dict, path: Path) -> bool:
     axes.flat[0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def plot_load(load: dict, path: Path) -> bool:
+    """Wall time against features per tool, one panel per dataset (GeoPackage inputs)."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    datasets = list(dict.fromkeys(r["dataset"] for r in load["results"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for ax, dataset in zip(axes.flat, datasets, strict=True):
+        rows = [r for r in load["results"] if r["dataset"] == dataset and r["format"] == "gpkg"]
+        for tool in ("onemap", "ogr2ogr", "to_postgis"):
+            pts = sorted((r["features"], r["best"][tool]["wall_s"]) for r in rows)
+            ax.plot(*zip(*pts, strict=True), marker="o", label=tool)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"load {dataset} (GeoPackage)", fontsize=9)
+        ax.set_xlabel("features")
+        ax.set_ylabel("wall time, s")
+    axes.flat[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
     return True
 
 
 def main() -> None:
-    """Write latest.json, RESULTS.md and scaling.png from the parts present."""
+    """Write latest.json, RESULTS.md and the plots from the parts present."""
     parts = {name: _read(name) for name in ("load", "serve", "maps")}
-    (RESULTS / "latest.json").write_text(json.dumps(parts, indent=1))
+    (RESULTS / "latest.json").write_text(json.dumps(parts, indent=1) + "\n")
     lines = [
         "# Benchmarks",
         "",
         "Generated by `make bench` (bench/report.py) from bench/results/*.json; inputs are "
-        "generated (bench/roads.py, seeded), never committed. Figures are from one run on "
-        "the machine named in each part; compare ratios within a run, not absolutes.",
+        "generated (bench/inputs.py, seeded) into bench/work/, never committed. Each part "
+        "compares onemap with the tools a user would pick instead, in the same run on the "
+        "same machine; compare ratios within a run, not absolutes across runs.",
         "",
     ]
+    some = next((p for p in parts.values() if p and isinstance(p.get("machine"), dict)), None)
+    if some:
+        m = some["machine"]
+        lines += [
+            f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']:,} MB, {m['os']}, "
+            f"Python {m['python']}.",
+            "",
+        ]
+    lines += ["## Ratios at a glance", "", *glance(parts), ""]
     if parts["load"]:
         lines += ["## Load: onemap load vs ogr2ogr vs GeoDataFrame.to_postgis", ""]
-        lines += load_tables(parts["load"]) + [""]
+        lines += load_tables() + [""]
+        if plot_load(parts["load"], BENCH / "load_scaling.png"):
+            lines += ["![load wall time by size](load_scaling.png)", ""]
     if parts["serve"]:
-        m = parts["serve"]["machine"]
+        v = parts["serve"].get("versions", {})
         lines += [
             "## Serve: onemap vs pygeoapi (stock PostgreSQL/MVT providers) vs tipg",
             "",
-            f"Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, "
-            f"pygeoapi {m['pygeoapi']}, tipg {m['tipg']}, PostGIS {m['postgis']}.",
+            "`make bench-serve` (bench/serve.py): the road files of the load benchmark, "
+            "loaded by onemap and served by each server from the same table. "
+            + ", ".join(f"{k} {val}" for k, val in v.items())
+            + ".",
             "",
         ]
         lines += serve_tables(parts["serve"])
-        if plot(parts["serve"], HERE / "scaling.png"):
+        if plot_serve(parts["serve"], BENCH / "scaling.png"):
             lines += ["![requests/s by size](scaling.png)", ""]
     if parts["maps"]:
         lines += ["## Maps: page weight and first render in headless Chromium", ""]
         lines += maps_tables() + [""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {BENCH / 'RESULTS.md'}")
 
 
 if __name__ == "__main__":

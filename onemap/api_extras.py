@@ -5,6 +5,9 @@
   ``filter``/``features-filter`` classes; QGIS only sends a layer's subset string to the
   server when they are listed (OGC 19-079r2 §A, QGIS ``QgsOapifProvider``), otherwise it
   downloads the whole layer and filters client-side.
+- GeoJSON pages from onemap's provider are written without parsing the JSON PostGIS built
+  (``onemap.provider.FeaturesJSON``); pygeoapi's bbox reprojection is skipped when it is
+  the identity.
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data.
@@ -84,9 +87,34 @@ def _speed_up_bbox_transform() -> None:
     itemtypes.transform_bbox = transform_bbox
 
 
+def _splice_feature_text() -> None:
+    """Let pygeoapi write onemap's provider pages without parsing them (provider.to_json).
+
+    The GeoJSON response splices the page's text in; anything else that serialises it
+    (the HTML template's ``to_json`` filter) gets the parsed features from the encoder's
+    ``default`` hook, pygeoapi's ``json_serial``.
+    """
+    from pygeoapi import util
+    from pygeoapi.api import itemtypes
+
+    from onemap.provider import FeaturesJSON, to_json
+
+    if getattr(util.json_serial, "_onemap", False):
+        return
+    original = util.json_serial
+
+    def json_serial(obj):
+        return obj.parsed if isinstance(obj, FeaturesJSON) else original(obj)
+
+    json_serial._onemap = True
+    util.json_serial = json_serial
+    itemtypes.to_json = to_json
+
+
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app."""
     _speed_up_bbox_transform()
+    _splice_feature_text()
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from onemap.settings import project_root
 
@@ -24,9 +25,22 @@ class City(BaseModel):
     extent_margin_deg: float
     metric_crs: int
     center: tuple[float, float]
+    timezone: str
+    timezone_label: str
     output_crs: tuple[int, ...]
     srids: tuple[int, ...]
     area_km2_bps: float
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        ZoneInfo(v)  # raises for an unknown zone
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The city's local time zone."""
+        return ZoneInfo(self.timezone)
 
     def contains_bounds_array(self, b: np.ndarray) -> np.ndarray:
         """Vectorised ``contains_bounds`` for an (n, 4) array of boxes (NaN: outside)."""

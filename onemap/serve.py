@@ -9,6 +9,7 @@ instead (``--no-control-socket``: gunicorn 27 otherwise writes
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
     """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from."""
     db = db or DbSettings()
     params = reader_params(db)
+    prune_server_files(db.state_dir)
     openapi = db.state_dir / f"openapi-{serve.port}.yml"  # one per server: suites run in parallel
     return {
         **os.environ,
@@ -48,16 +50,39 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
     }
 
 
+def prune_server_files(state_dir: Path) -> None:
+    """Delete the per-port files of servers that are gone (nothing listens on the port).
+
+    Each server writes its OpenAPI document and catalogue under its port's name, so that
+    servers on other ports (test suites run side by side) keep theirs.
+    """
+    for path in [*state_dir.glob("openapi-*.yml"), *state_dir.glob("records-*.json")]:
+        port = path.stem.split("-", 1)[1]
+        if not port.isdigit():
+            continue
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            listening = s.connect_ex(("127.0.0.1", int(port))) == 0
+        if not listening:
+            path.unlink(missing_ok=True)
+
+
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def generate_openapi(env: dict[str, str]) -> None:
-    """Write the OpenAPI document pygeoapi serves (it reads the tables' columns)."""
-    if not config_path().exists():
-        raise UserError(f"{config_path()} is missing: run 'onemap publish' first")
+def generate_openapi(env: dict[str, str], onemap_extras: bool = True) -> None:
+    """Write the OpenAPI document pygeoapi serves (it reads the tables' columns).
+
+    With ``onemap_extras`` (always, but for the benchmark's stock pygeoapi) the records
+    catalogue is written first and ``limit`` is declared for QGIS and GDAL afterwards.
+    """
+    config = Path(env["PYGEOAPI_CONFIG"])
+    if not config.exists():
+        raise UserError(f"{config} is missing: run 'onemap publish' first")
     Path(env["PYGEOAPI_OPENAPI"]).parent.mkdir(parents=True, exist_ok=True)
-    write_catalogue(Path(env["ONEMAP_RECORDS"]), env["ONEMAP_URL"])
+    if onemap_extras:
+        write_catalogue(Path(env["ONEMAP_RECORDS"]), env["ONEMAP_URL"])
     res = subprocess.run(
         [
             _bin("pygeoapi"),
@@ -76,7 +101,8 @@ def generate_openapi(env: dict[str, str]) -> None:
         raise UserError(
             f"pygeoapi could not build its OpenAPI document:\n{res.stderr.strip()[-1500:]}"
         )
-    declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
+    if onemap_extras:
+        declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
 
 
 def declare_limit(path: Path) -> None:
@@ -114,11 +140,11 @@ def declare_limit(path: Path) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
-def gunicorn_cmd(serve: ServeSettings) -> list[str]:
-    """The gunicorn command line serving pygeoapi's Flask app."""
+def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.wsgi:app") -> list[str]:
+    """The gunicorn command line serving pygeoapi's Flask app (with onemap's additions)."""
     return [
         _bin("gunicorn"),
-        "onemap.wsgi:app",
+        app,
         "--bind",
         f"{serve.host}:{serve.port}",
         "--workers",

@@ -28,12 +28,12 @@ from pyproj import Transformer
 from shapely.geometry import LineString, box, mapping
 from shapely.ops import transform
 
+from onemap.city import get_city
 from onemap.db.connect import owner_conninfo
 from onemap.errors import UserError
 from onemap.etl.load import load_layer
 from onemap.indicators import Request, compute, district_choropleths, document, write_exports
 from onemap.indicators.config import load_config, load_treatments
-from onemap.indicators.versions import CITY_TZ
 from onemap.layers import get_layer
 
 E0, N0 = 430_000.0, 9_222_000.0  # grid origin, EPSG:32749 (inside Kota Semarang's extent)
@@ -340,7 +340,7 @@ def test_as_of_uses_the_load_history(grid) -> None:
             one(grid, "flood_area", as_of=str(run))
         return
     current = compute(Request("all"), settings=grid)
-    today = dt.datetime.now(CITY_TZ).date().isoformat()
+    today = dt.datetime.now(get_city().tz).date().isoformat()
     for as_of in (str(run), today):
         then = compute(Request("all", as_of=as_of), settings=grid)
         assert [r.rows for r in then] == [r.rows for r in current], as_of

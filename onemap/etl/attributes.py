@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from onemap.city import get_city
 from onemap.errors import LoadError
 from onemap.layers import Layer, LayerField, normalise_token
 
@@ -23,11 +24,10 @@ NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DECIMAL_COMMA = r"^[+-]?[0-9]+,[0-9]+$"  # "6,5": how Indonesian spreadsheets write 6.5
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y")
 INT4 = 2**31 - 1
-# ISO 8601 date and time; without an offset it is local time: Kota Semarang keeps Western
-# Indonesia Time (WIB, UTC+7), which is what agencies' spreadsheets and GPS exports mean.
+# ISO 8601 date and time; without an offset it is the city's local time (config/city.yaml,
+# WIB for Semarang), which is what agencies' spreadsheets and GPS exports mean.
 ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
 ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-LOCAL_TZ = "Asia/Jakarta"
 ARROW_TYPES = {
     "text": pa.large_string(),
     "integer": pa.int32(),
@@ -183,12 +183,14 @@ def _date(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem])
 
 
 def _timestamp(f: LayerField, raw: pa.Array, text: pa.Array, problems: list[Problem]) -> pa.Array:
-    """ISO 8601 date and time, with an offset or in local time (WIB)."""
+    """ISO 8601 date and time, with an offset or in the city's local time."""
     utc = ARROW_TYPES["timestamp"]
     if pa.types.is_timestamp(raw.type) or pa.types.is_date(raw.type):
         if getattr(raw.type, "tz", None):
             return pc.cast(raw, utc)
-        return pc.cast(pc.assume_timezone(pc.cast(raw, pa.timestamp("us")), LOCAL_TZ), utc)
+        return pc.cast(
+            pc.assume_timezone(pc.cast(raw, pa.timestamp("us")), get_city().timezone), utc
+        )
     ok = pc.fill_null(
         pc.or_(
             pc.match_substring_regex(text, ISO_TIME + "$"),
@@ -213,7 +215,7 @@ def _parse_times(text: pa.Array, ok: pa.Array, zoned: pa.Array) -> tuple[pa.Arra
     try:
         with_zone = pc.cast(pc.if_else(zoned, text, none), utc)
         local = pc.cast(pc.if_else(pc.and_(ok, pc.invert(zoned)), text, none), pa.timestamp("us"))
-        local = pc.cast(pc.assume_timezone(local, LOCAL_TZ), utc)
+        local = pc.cast(pc.assume_timezone(local, get_city().timezone), utc)
         return pc.coalesce(with_zone, local), np.zeros(len(text), dtype=bool)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         values, failed = [], np.zeros(len(text), dtype=bool)
@@ -226,7 +228,8 @@ def _parse_times(text: pa.Array, ok: pa.Array, zoned: pa.Array) -> tuple[pa.Arra
                     pc.cast(one, utc)
                     if z
                     else pc.cast(
-                        pc.assume_timezone(pc.cast(one, pa.timestamp("us")), LOCAL_TZ), utc
+                        pc.assume_timezone(pc.cast(one, pa.timestamp("us")), get_city().timezone),
+                        utc,
                     )
                 )
                 values.append(cast[0].as_py())

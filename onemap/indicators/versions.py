@@ -18,17 +18,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
 
+from onemap.city import get_city
 from onemap.db.models import DATA_SCHEMA
 from onemap.errors import UserError
 from onemap.layers import Layer
-
-# Kota Semarang keeps Western Indonesia Time (WIB, UTC+7): a bare date means that day there.
-CITY_TZ = ZoneInfo("Asia/Jakarta")
 
 
 @dataclass(frozen=True)
@@ -53,20 +50,20 @@ class Version:
 
 
 def parse_as_of(text: str) -> int | dt.datetime:
-    """A run id (digits) or an aware timestamp; a bare date is the end of that day (WIB)."""
+    """A run id (digits) or an aware timestamp; a bare date is the end of that day (city time)."""
     text = text.strip()
     if re.fullmatch(r"\d+", text):
         return int(text)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = dt.date.fromisoformat(text) + dt.timedelta(days=1)
-            return dt.datetime.combine(day, dt.time(), CITY_TZ) - dt.timedelta(microseconds=1)
+            return dt.datetime.combine(day, dt.time(), get_city().tz) - dt.timedelta(microseconds=1)
         stamp = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise UserError(
             f"--as-of '{text}': give a load run id (e.g. 12) or a date (YYYY-MM-DD[THH:MM])"
         ) from exc
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=CITY_TZ)
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=get_city().tz)
 
 
 def _history():  # noqa: ANN202 - the module, imported late: it is optional

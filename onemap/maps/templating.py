@@ -12,8 +12,7 @@ from functools import cache
 
 import jinja2
 
-# Kota Semarang is in WIB (UTC+7, no daylight saving).
-WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+from onemap.city import get_city
 
 
 def format_number(value: float | int | None) -> str:
@@ -25,13 +24,14 @@ def format_number(value: float | int | None) -> str:
 
 
 def format_when(value: dt.datetime | dt.date | str | None) -> str:
-    """A date, or a time in WIB, for people: ``2026-11-23 17:05 WIB``."""
+    """A date, or a local time for people: ``2026-11-23 17:05 WIB`` (config/city.yaml)."""
     if value is None:
         return "–"
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError("datetimes shown on the maps must be timezone-aware")
-        return value.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
+        city = get_city()
+        return f"{value.astimezone(city.tz):%Y-%m-%d %H:%M} {city.timezone_label}"
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from onemap.city import get_city
 from onemap.layers import Layer, get_layer, load_layers
 from onemap.reports import LAYER_ID
 from onemap.settings import project_root
@@ -82,7 +83,6 @@ class Lookup(_Strict):
 class ReportsConfig(_Strict):
     """The whole of config/reports.yaml."""
 
-    timezone: str
     id_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,9}$")
     working_weekdays: tuple[int, ...] = Field(min_length=1)
     default_sla_working_days: int = Field(ge=1, le=60)
@@ -92,12 +92,6 @@ class ReportsConfig(_Strict):
     intake: Intake
     locate: tuple[Lookup, ...] = ()
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        ZoneInfo(v)  # raises for an unknown zone
-        return v
-
     @field_validator("working_weekdays")
     @classmethod
     def _weekdays(cls, v: tuple[int, ...]) -> tuple[int, ...]:
@@ -106,9 +100,14 @@ class ReportsConfig(_Strict):
         return v
 
     @property
+    def timezone(self) -> str:
+        """The city's time zone (config/city.yaml): report dates and months are local."""
+        return get_city().timezone
+
+    @property
     def tz(self) -> ZoneInfo:
         """The local time zone of dates and months."""
-        return ZoneInfo(self.timezone)
+        return get_city().tz
 
     @property
     def holiday_set(self) -> frozenset[dt.date]:

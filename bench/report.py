@@ -82,14 +82,22 @@ def _ratio(a: dict | None, b: dict | None) -> str:
 
 def load_tables() -> list[str]:
     """The load benchmark's own markdown (bench/LOAD.md), without its title."""
-    md = BENCH / "LOAD.md"
-    return md.read_text().splitlines()[1:] if md.exists() else []
+    return _body(BENCH / "LOAD.md")
 
 
 def maps_tables() -> list[str]:
     """The maps benchmark's description and tables (bench/MAPS.md), without its title."""
-    md = BENCH / "MAPS.md"
-    return md.read_text().splitlines()[1:] if md.exists() else []
+    return _body(BENCH / "MAPS.md")
+
+
+def _body(md: Path) -> list[str]:
+    """A part's markdown without its title and the blank lines after it."""
+    if not md.exists():
+        return []
+    lines = md.read_text().splitlines()[1:]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return lines
 
 
 # --- ratios at a glance ---------------------------------------------------------------

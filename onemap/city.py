@@ -6,10 +6,10 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from onemap.settings import project_root
+from onemap.yamlfile import read_yaml
 
 
 class City(BaseModel):
@@ -65,4 +65,4 @@ class City(BaseModel):
 def get_city() -> City:
     """The city described by config/city.yaml."""
     path = project_root() / "config" / "city.yaml"
-    return City.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return City.model_validate(read_yaml(path))

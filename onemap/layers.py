@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from onemap.settings import project_root
+from onemap.yamlfile import read_yaml
 
 # "timestamp" is a point in time with its zone (timestamptz), e.g. when a report arrived.
 FieldType = Literal["text", "integer", "real", "date", "timestamp", "boolean"]
@@ -218,7 +219,7 @@ class Layer(_Strict):
     update_frequency: Literal[
         "continual", "daily", "weekly", "fortnightly", "monthly", "quarterly", "biannually",
         "annually", "asNeeded", "irregular", "notPlanned", "unknown",
-    ] = "irregular"
+    ] = "irregular"  # fmt: skip
     topic_category: str = "imageryBaseMapsEarthCover"
     synthetic: bool = False
     synthetic_note: str | None = None
@@ -320,7 +321,7 @@ def layers_dir() -> Path:
 def read_layer(path: Path) -> Layer:
     """Parse and validate one layer file, naming the file on error."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
         layer = Layer.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
@@ -339,7 +340,7 @@ def read_layer(path: Path) -> Layer:
 def load_layers(directory: Path | None = None) -> dict[str, Layer]:
     """All enabled layers, in the order ``layers/index.yaml`` lists them."""
     directory = directory or layers_dir()
-    index = yaml.safe_load((directory / "index.yaml").read_text(encoding="utf-8"))
+    index = read_yaml(directory / "index.yaml")
     return {lid: read_layer(directory / lid / f"{lid}.yaml") for lid in index["layers"]}
 
 

@@ -24,6 +24,7 @@ from onemap.errors import UserError
 from onemap.publish import LIMITS, config_path
 from onemap.records import write_catalogue
 from onemap.settings import DbSettings, ServeSettings
+from onemap.yamlfile import read_yaml
 
 
 def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, str]:
@@ -112,7 +113,7 @@ def declare_limit(path: Path) -> None:
     they may ask for from ``components.parameters.limit`` (its ``default``/``maximum``);
     without it QGIS pages at 100 and GDAL at 10 features.
     """
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path)
     schema = {
         "type": "integer",
         "minimum": 1,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from onemap.errors import UserError
 from onemap.layers import AllowedValue, Layer, LayerField, load_layers
 from onemap.settings import project_root
+from onemap.yamlfile import read_yaml
 
 
 class _Strict(BaseModel):
@@ -187,7 +188,7 @@ class Treatments(_Strict):
 
 def _read(path: Path, model: type[BaseModel]) -> BaseModel:
     try:
-        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        return model.model_validate(read_yaml(path))
     except (ValidationError, yaml.YAMLError, OSError) as exc:
         raise UserError(f"{path}: {exc}") from exc
 

@@ -12,13 +12,13 @@ import re
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from onemap.city import get_city
 from onemap.layers import Layer, get_layer, load_layers
 from onemap.reports import LAYER_ID
 from onemap.settings import project_root
+from onemap.yamlfile import read_yaml
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
 
@@ -150,7 +150,7 @@ class ReportsConfig(_Strict):
 def load_config() -> ReportsConfig:
     """config/reports.yaml, validated against the layer files."""
     path = project_root() / "config" / "reports.yaml"
-    cfg = ReportsConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    cfg = ReportsConfig.model_validate(read_yaml(path))
     try:
         cfg.check_against(get_layer(LAYER_ID), load_layers())
     except (KeyError, ValueError) as exc:

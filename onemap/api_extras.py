@@ -8,6 +8,8 @@
 - GeoJSON pages from onemap's provider are written without parsing the JSON PostGIS built
   (``onemap.provider.FeaturesJSON``); pygeoapi's bbox reprojection is skipped when it is
   the identity.
+- Collection extents follow the data: refreshed when a new version is published
+  (``onemap.extents``), not frozen at ``onemap publish``.
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data.
@@ -111,10 +113,27 @@ def _splice_feature_text() -> None:
     itemtypes.to_json = to_json
 
 
+def _live_extents(app: Flask) -> None:
+    """Refresh the collections' extents from the data before collection metadata requests."""
+    from pygeoapi.flask_app import api_
+
+    from onemap.extents import METADATA_PATH, LiveExtents
+    from onemap.layers import load_layers
+    from onemap.reports.db import RoleConnection
+
+    live = LiveExtents(api_.config["resources"], load_layers(), RoleConnection("reader").get)
+
+    @app.before_request
+    def _onemap_extents() -> None:
+        if request.method == "GET" and METADATA_PATH.match(request.path):
+            live.refresh()
+
+
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app."""
     _speed_up_bbox_transform()
     _splice_feature_text()
+    _live_extents(app)
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:

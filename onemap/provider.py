@@ -45,6 +45,21 @@ def _crs_facts(wkt: str) -> tuple[int | None, bool, bool]:
     return crs.to_epsg(), first in ("north", "south"), crs.is_geographic
 
 
+# A filtered numberMatched is counted up to here; beyond, it is left out (``_matched``).
+COUNT_CAP = 10_000
+# Row counts of published versions: (database, layer, run id) -> rows.
+_COUNTS: dict[tuple[str, str, int | None], int] = {}
+
+
+@cache
+def _changes_between_loads(table: str) -> bool:
+    """Whether rows reach the table outside loads (layers with a ``private:`` intake)."""
+    from onemap.layers import load_layers
+
+    layer = load_layers().get(table)
+    return layer is None or layer.private is not None
+
+
 @cache
 def _storage_srid(crs: object) -> int:
     return get_srid(crs) or 4326
@@ -201,8 +216,8 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         response = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
         try:
             with Session(self._engine) as session:
-                count = select(func.count()).select_from(table).where(where)
-                if resulttype == "hits":
+                if resulttype == "hits":  # asked for explicitly: always exact
+                    count = select(func.count()).select_from(table).where(where)
                     response["numberMatched"] = session.execute(count).scalar_one()
                     return response
                 text, returned = session.execute(
@@ -212,13 +227,44 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
                 if self.count:
                     # a short first page is the whole match: no count query for it
                     short = offset == 0 and returned < limit
-                    matched = returned if short else session.execute(count).scalar_one()
-                    response["numberMatched"] = matched
+                    filtered = bool(bbox or properties or filterq) or datetime_ not in (
+                        None,
+                        "../..",
+                    )
+                    matched = returned if short else self._matched(session, where, filtered)
+                    if matched is not None:
+                        response["numberMatched"] = matched
         except SQLAlchemyError as exc:
             LOGGER.warning("query failed: %s", exc)
             raise ProviderQueryError("query failed") from exc
         response["numberReturned"] = returned
         return response
+
+    def _matched(self, session: Session, where, filtered: bool) -> int | None:
+        """numberMatched, or None where an exact count would cost more than it is worth.
+
+        ``numberMatched`` is optional (OGC 17-069r4, /req/core/fc-numberMatched: "If a
+        property numberMatched is included …"); without it clients follow the ``next``
+        links, which pygeoapi writes whenever a page is full. So:
+
+        - unfiltered: the table's row count, counted once per published version (the
+          layer's latest run, ``onemap_meta.run_at``) and kept per process; layers that
+          change between loads (citizen reports) are counted every time;
+        - filtered: counted up to ``COUNT_CAP`` matches; beyond that, left out.
+        """
+        table = self.table_model.__table__
+        if filtered:
+            capped = select(literal(1)).select_from(table).where(where).limit(COUNT_CAP + 1)
+            n = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+            return n if n <= COUNT_CAP else None
+        count = select(func.count()).select_from(table)
+        if _changes_between_loads(self.table):
+            return session.execute(count).scalar_one()
+        run = session.execute(select(func.onemap_meta.run_at(self.table, func.now()))).scalar()
+        key = (self.db_name, self.table, run)
+        if key not in _COUNTS:
+            _COUNTS[key] = session.execute(count).scalar_one()
+        return _COUNTS[key]
 
     def _page_sql(self, table, names, output, where, order, offset, limit):
         """SELECT json_agg(feature ORDER BY …) over one page of rows.

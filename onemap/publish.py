@@ -8,18 +8,16 @@ time (``onemap serve`` sets them), so no secret is written into the file.
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from psycopg import sql
 
 from onemap.city import get_city
 from onemap.coverages import coverage_resource, published_path
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
+from onemap.extents import table_extents, time_field
 from onemap.layers import Layer, load_layers
 from onemap.processes import resources as process_resources
 from onemap.records import CATALOG_ID, catalogue_resource
@@ -32,14 +30,14 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 OUTPUT_CRS = [CRS84] + [f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in get_city().output_crs]
 # Page size: pygeoapi defaults to 10; QGIS and GDAL page far better with larger pages.
 LIMITS = {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"}
-# Connections per gunicorn worker: a sync worker serves one request at a time, and the
-# feature and tile providers share one engine when their options match (pygeoapi caches
-# engines by their arguments), so workers × 4 connections at most.
 # Session settings of the serving connections (libpq ``options``): one request is one
 # short query and the workers already use the cores, so no parallel query workers
 # (starting them cost ~80 ms of a 14 ms z14 tile, measured on the bench table) and no JIT
 # compilation; a runaway request is cancelled after a minute.
 SESSION = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=60s"
+# Connections per gunicorn worker: a sync worker serves one request at a time, and the
+# feature and tile providers share one engine when their options match (pygeoapi caches
+# engines by their arguments), so workers × 4 connections at most.
 POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True, "options": SESSION}
 # The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
 SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
@@ -55,51 +53,8 @@ OSM_ATTRIBUTION = (
 
 def data_extents(layer: Layer, settings: DbSettings | None = None) -> dict[str, Any]:
     """Spatial (CRS84) and, for layers with a date field, temporal extent from the table."""
-    table = sql.Identifier(DATA_SCHEMA, layer.id)
     with connect_owner(settings) as conn:
-        box = conn.execute(
-            sql.SQL(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-                "FROM (SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM {}) s"
-            ).format(table)
-        ).fetchone()
-        extents: dict[str, Any] = {}
-        if box[0] is None:  # empty table: fall back to the city extent
-            box = get_city().bbox
-        # Round outwards to 1e-6° (~0.1 m) so the file is stable and still covers the data.
-        lo = [_floor6(box[0]), _floor6(box[1])]
-        hi = [_ceil6(box[2]), _ceil6(box[3])]
-        extents["spatial"] = {"bbox": [*lo, *hi], "crs": OUTPUT_CRS[0]}
-        tf = time_field(layer)
-        if tf:
-            t0, t1 = conn.execute(
-                sql.SQL("SELECT min({f}), max({f}) FROM {t}").format(f=sql.Identifier(tf), t=table)
-            ).fetchone()
-            if isinstance(t0, datetime):  # a timestamp field: whole seconds, outwards
-                extents["temporal"] = {
-                    "begin": t0.astimezone(UTC).replace(microsecond=0),
-                    "end": (t1.astimezone(UTC) + timedelta(seconds=1)).replace(microsecond=0),
-                }
-            elif t0 is not None:
-                # datetime objects: YAML timestamps, which pygeoapi compares as RFC 3339
-                extents["temporal"] = {
-                    "begin": datetime.combine(t0, time.min, tzinfo=UTC),
-                    "end": datetime.combine(t1, time.max.replace(microsecond=0), tzinfo=UTC),
-                }
-    return extents
-
-
-def _floor6(v: float) -> float:
-    return math.floor(v * 1e6) / 1e6
-
-
-def _ceil6(v: float) -> float:
-    return math.ceil(v * 1e6) / 1e6
-
-
-def time_field(layer: Layer) -> str | None:
-    """The first date or timestamp field, used for ``datetime`` filtering."""
-    return next((f.name for f in layer.fields if f.type in ("date", "timestamp")), None)
+        return table_extents(conn, layer)
 
 
 def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:

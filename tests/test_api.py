@@ -187,3 +187,23 @@ def test_sort_with_ties_pages_disjointly(api) -> None:
         body = get_json(url, sortby="condition", limit=200, offset=offset, skipGeometry="true")
         seen += [f["id"] for f in body["features"]]
     assert len(seen) == len(set(seen)) == 600
+
+
+def test_number_matched_is_left_out_above_the_count_cap(api, db_settings) -> None:
+    """A filter matching more than COUNT_CAP rows: no numberMatched, paging by next links."""
+    from onemap.provider import COUNT_CAP
+
+    city = "110.2,-7.2,110.6,-6.9"
+    assert table_count(db_settings, "road_condition") > COUNT_CAP  # the demo's 14,300
+    body = get_json(f"{api}/collections/road_condition/items", bbox=city, limit=10)
+    assert "numberMatched" not in body and body["numberReturned"] == 10
+    assert "next" in {lk["rel"] for lk in body["links"]}
+    few = get_json(
+        f"{api}/collections/road_condition/items",
+        bbox=city,
+        limit=10,
+        offset=10,
+        condition="rusak_berat",
+    )
+    expected = table_count(db_settings, "road_condition", sql.SQL("condition = 'rusak_berat'"))
+    assert few["numberMatched"] == expected <= COUNT_CAP

@@ -147,3 +147,72 @@ def test_datetime_interval_filters_by_survey_date(api, db_settings) -> None:
     assert body["numberMatched"] == table_count(
         db_settings, "road_condition", sql.SQL("survey_date >= '2026-06-01'")
     )
+
+
+def test_cql2_json_filter_posted_is_evaluated_in_postgis(api, db_settings) -> None:
+    """CQL2 JSON (OGC 21-065) POSTed to /items, as pygeoapi accepts it."""
+    cql = {
+        "op": "and",
+        "args": [
+            {"op": "=", "args": [{"property": "condition"}, "rusak_berat"]},
+            {"op": ">", "args": [{"property": "iri"}, 14]},
+        ],
+    }
+    r = requests.post(
+        f"{api}/collections/road_condition/items",
+        params={"f": "json", "limit": 5},
+        json=cql,
+        headers={"Content-Type": "application/query-cql-json"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text[:300]
+    expected = table_count(
+        db_settings, "road_condition", sql.SQL("condition = 'rusak_berat' AND iri > 14")
+    )
+    assert r.json()["numberMatched"] == expected > 0
+    bad = requests.post(
+        f"{api}/collections/road_condition/items",
+        params={"f": "json"},
+        data=b'{"op": "=", "args": [{"property": "no_such_column"}, 1]}',
+        headers={"Content-Type": "application/query-cql-json"},
+        timeout=30,
+    )
+    assert 400 <= bad.status_code < 500
+
+
+def test_properties_selects_the_returned_columns(api) -> None:
+    body = get_json(f"{api}/collections/road_condition/items", properties="condition,iri", limit=3)
+    assert [set(f["properties"]) for f in body["features"]] == [{"condition", "iri"}] * 3
+
+
+def test_collections_advertise_storage_crs_and_output_crs(api) -> None:
+    wanted = {f"{EPSG}{c}" for c in (4326, 32749, 9489, 23879)}
+    crs84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+    for collection in get_json(f"{api}/collections")["collections"]:
+        if collection.get("itemType") != "feature" or "crs" not in collection:
+            continue
+        assert collection["storageCrs"] == crs84, collection["id"]
+        assert {crs84, *wanted} <= set(collection["crs"]), collection["id"]
+
+
+def test_collection_extent_is_the_datas(api, db_settings) -> None:
+    """The extent QGIS zooms to is the table's, rounded outwards to 1e-6°."""
+    got = get_json(f"{api}/collections/road_condition")["extent"]["spatial"]["bbox"][0]
+    with psycopg.connect(owner_conninfo(db_settings)) as conn:
+        x0, y0, x1, y1 = conn.execute(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            "(SELECT ST_Extent(geom) AS e FROM onemap.road_condition) s"
+        ).fetchone()
+    assert got[0] <= x0 < got[0] + 1e-6 and got[1] <= y0 < got[1] + 1e-6
+    assert got[2] - 1e-6 < x1 <= got[2] and got[3] - 1e-6 < y1 <= got[3]
+
+
+def test_items_are_gzipped_for_clients_that_ask(api) -> None:
+    url = f"{api}/collections/road_condition/items"
+    params = {"f": "json", "limit": 200}
+    plain = requests.get(url, params=params, headers={"Accept-Encoding": "identity"}, timeout=30)
+    packed = requests.get(url, params=params, headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert int(packed.headers["Content-Length"]) < len(plain.content) / 3
+    assert packed.json()["features"] == plain.json()["features"]  # requests decompresses

@@ -168,6 +168,9 @@ def start(settings: DbSettings) -> Cluster:
             "-c max_connections=200",
             "-c shared_buffers=256MB",
             "-c maintenance_work_mem=256MB",
+            # bulk loads: fewer checkpoints in the middle of a big load ("Increase
+            # max_wal_size", PostgreSQL manual 14.4, Populating a Database)
+            "-c max_wal_size=4GB",
             "-c fsync=on",
         ]
     )

@@ -182,6 +182,30 @@ def history_cmd(
         _fail(exc)
 
 
+@app.command("prune-history")
+def prune_history_cmd(
+    layer: Annotated[str, typer.Argument(help="layer id")],
+    keep: Annotated[
+        int, typer.Option(help="published versions to keep, the current one included")
+    ] = 10,
+) -> None:
+    """Delete a layer's oldest versions from the history, keeping the latest --keep."""
+    from onemap import history
+    from onemap.layers import get_layer
+
+    try:
+        done = history.prune(get_layer(layer), keep, notify=lambda m: err.print(m))
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+    if not done.versions:
+        out.print(f"{layer}: nothing to prune (at most {keep} published versions)")
+        return
+    out.print(
+        f"{layer}: pruned {done.versions} older versions ({done.row_versions:,} row versions); "
+        f"the oldest kept is the version of run {done.oldest_kept}"
+    )
+
+
 @app.command("rollback")
 def rollback_cmd(
     layer: Annotated[str, typer.Argument(help="layer id")],

@@ -37,6 +37,8 @@ from onemap.errors import LoadError, UserError
 from onemap.layers import Layer, get_layer
 from onemap.settings import DbSettings
 
+PRUNED = sql.Identifier(HIST_SCHEMA, "_pruned")  # onemap/sql/040_history_prune.sql
+
 
 def _layer(layer: Layer | str) -> Layer:
     return get_layer(layer) if isinstance(layer, str) else layer
@@ -118,6 +120,7 @@ class Run:
     details: dict
     restored_from: int | None
     current: bool = False
+    pruned: bool = False  # its version is no longer in the history (prune)
 
 
 def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50) -> list[Run]:
@@ -136,7 +139,15 @@ def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50
             (layer.id, limit),
         ).fetchall()
         current = _current(conn, layer)
-    return [Run(*r, current=r[0] == current) for r in rows]
+        oldest = oldest_kept(conn, layer)
+    return [
+        Run(
+            *r,
+            current=r[0] == current,
+            pruned=oldest is not None and r[0] < oldest and r[8] == "succeeded",
+        )
+        for r in rows
+    ]
 
 
 def _current(conn: psycopg.Connection, layer: Layer) -> int | None:
@@ -145,6 +156,106 @@ def _current(conn: psycopg.Connection, layer: Layer) -> int | None:
         (layer.id,),
     ).fetchone()
     return row[0]
+
+
+def oldest_kept(conn: psycopg.Connection, layer: Layer | str) -> int | None:
+    """The oldest run whose version the history still holds (None: never pruned)."""
+    layer = _layer(layer)
+    row = conn.execute(
+        sql.SQL("SELECT oldest_kept FROM {} WHERE layer = %s").format(PRUNED), (layer.id,)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def ensure_kept(conn: psycopg.Connection, layer: Layer | str, run: int) -> None:
+    """Refuse a version the history no longer holds (pruned), rather than answer partly."""
+    layer = _layer(layer)
+    oldest = oldest_kept(conn, layer)
+    if oldest is not None and run < oldest:
+        raise UserError(
+            f"the version of '{layer.id}' published by run {run} was pruned from the history "
+            f"(the oldest kept is run {oldest})"
+        )
+
+
+# --- pruning ---------------------------------------------------------------------------
+
+
+@dataclass
+class Pruned:
+    """What ``prune`` removed."""
+
+    oldest_kept: int | None
+    versions: int
+    row_versions: int
+
+
+def prune(
+    layer: Layer | str,
+    keep: int,
+    settings: DbSettings | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
+) -> Pruned:
+    """Keep the ``keep`` latest published versions of ``layer`` (the current one counts);
+    delete the row versions only older versions need, in one transaction.
+
+    A row version superseded by run S belongs to the versions published before S; the
+    oldest version kept, published by run K, needs those with ``valid_to > K``. So the
+    replaced tables of runs up to K are dropped and archived rows with ``valid_to <= K``
+    deleted; ``onemap_hist._pruned`` records K for ``ensure_kept``.
+    """
+    from onemap.etl import runs
+
+    layer = _layer(layer)
+    if keep < 1:
+        raise UserError("--keep must be at least 1 (the version published now)")
+    with connect_owner(settings) as conn:
+        runs.lock_layer(conn, layer, notify)
+        try:
+            published = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT load_id FROM onemap_meta.loads WHERE layer = %s "
+                    "AND status = 'succeeded' ORDER BY load_id DESC",
+                    (layer.id,),
+                )
+            ]
+            before = oldest_kept(conn, layer)
+            if len(published) <= keep or (before is not None and published[keep - 1] <= before):
+                return Pruned(before, 0, 0)
+            cutoff = published[keep - 1]
+            rows = 0
+            parent = sql.Identifier(HIST_SCHEMA, layer.id)
+            children = conn.execute(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = %s::regclass",
+                (f"{HIST_SCHEMA}.{layer.id}",),
+            ).fetchall()
+            for (name,) in children:
+                superseded_by = name.rsplit("__", 1)[-1]
+                if superseded_by.isdigit() and int(superseded_by) <= cutoff:
+                    child = sql.Identifier(HIST_SCHEMA, name)
+                    rows += conn.execute(
+                        sql.SQL("SELECT count(*) FROM {}").format(child)
+                    ).fetchone()[0]
+                    conn.execute(sql.SQL("DROP TABLE {}").format(child))
+            cur = conn.execute(
+                sql.SQL("DELETE FROM ONLY {} WHERE valid_to <= %s").format(parent), (cutoff,)
+            )
+            rows += cur.rowcount
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (layer, oldest_kept) VALUES (%s, %s) ON CONFLICT (layer) "
+                    "DO UPDATE SET oldest_kept = excluded.oldest_kept, pruned_at = now(), "
+                    "pruned_by = current_user"
+                ).format(PRUNED),
+                (layer.id, cutoff),
+            )
+            conn.commit()
+            versions = sum(1 for run in published if (before or 0) <= run < cutoff)
+            return Pruned(cutoff, versions, rows)
+        finally:
+            runs.unlock_layer(conn, layer)
 
 
 # --- the write side, used by the loader (onemap.etl.modes) ---------------------------
@@ -344,6 +455,7 @@ def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
                 f"layer '{layer.id}' has only one published version (run {published[0]}): "
                 "nothing to roll back to"
             )
+        ensure_kept(conn, layer, published[1])
         return published[1]
     if to == published[0]:
         raise UserError(f"run {to} is the version of '{layer.id}' published now")
@@ -352,4 +464,5 @@ def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
             f"run {to} did not publish a version of '{layer.id}'; "
             f"see 'onemap history {layer.id}' for the runs that did"
         )
+    ensure_kept(conn, layer, to)
     return to

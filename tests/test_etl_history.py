@@ -220,3 +220,63 @@ def test_history_and_rollback_on_the_command_line(scratch_settings, tmp_path) ->
     wrong = cli("rollback", "road_condition", "--to", "999999")
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: run 999999 did not")
     assert "Traceback" not in wrong.stderr
+
+
+@pytest.fixture(scope="module")
+def prune_settings():
+    """A database of its own: pruning must not take versions other tests read."""
+    from onemap.db import schema
+    from onemap.settings import DbSettings
+    from tests.conftest import TEST_DB
+
+    settings = DbSettings(name=f"{TEST_DB}_prune")
+    schema.up(settings)
+    return settings
+
+
+def test_prune_keeps_the_latest_versions_exactly(prune_settings, tmp_path) -> None:
+    from onemap.indicators.versions import resolve
+
+    s = prune_settings
+    r1, v1 = load(s, tmp_path, road_frame(4), name="p1.gpkg")
+    r2, v2 = load(s, tmp_path, road_frame(3, condition=["baik", "sedang", "baik"]), name="p2.gpkg")
+    upsert = road_frame(3, condition=["rusak_berat", "sedang", "sedang"])
+    r3, v3 = load(s, tmp_path, upsert, "upsert", "p3.gpkg")
+    r4, v4 = load(s, tmp_path, road_frame(2), name="p4.gpkg")
+
+    done = history.prune(ROADS, keep=2, settings=s)
+    assert (done.oldest_kept, done.versions) == (r3.load_id, 2) and done.row_versions > 0
+    # the versions kept read exactly as before; the pruned ones are refused, not partial
+    assert digest(s, history.relation_as_of(ROADS, r3.load_id)) == v3
+    assert digest(s, history.relation_as_of(ROADS, r4.load_id)) == v4
+    with psycopg.connect(owner_conninfo(s)) as conn:
+        superseded_before_r3 = conn.execute(
+            "SELECT count(*) FROM onemap_hist.road_condition WHERE valid_to <= %s",
+            (r3.load_id,),
+        ).fetchone()[0]
+    assert superseded_before_r3 == 0
+    with pytest.raises(UserError, match=f"run {r2.load_id} was pruned"):
+        history.rollback(ROADS, to=r2.load_id, settings=s)
+    with psycopg.connect(reader_conninfo(s)) as conn:  # the API's role sees it too
+        with pytest.raises(UserError, match="pruned from the history"):
+            resolve(str(r1.load_id), [ROADS], conn)
+        assert resolve(str(r3.load_id), [ROADS], conn).load_ids == {ROADS.id: r3.load_id}
+    marks = {r.load_id: r.pruned for r in history.runs(ROADS, settings=s)}
+    assert marks[r1.load_id] and marks[r2.load_id]
+    assert not marks[r3.load_id] and not marks[r4.load_id]
+    again = history.prune(ROADS, keep=2, settings=s)
+    assert (again.versions, again.row_versions) == (0, 0)
+    assert v1 != v2  # the pruned versions did differ: the refusal matters
+
+    env = {**os.environ, "ONEMAP_DB_NAME": s.name, "COLUMNS": "250"}
+    cli = subprocess.run(
+        [sys.executable, "-m", "onemap.cli", "prune-history", "road_condition", "--keep", "1"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "pruned 1 older versions" in cli.stdout and f"run {r4.load_id}" in cli.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "onemap.cli", "prune-history", "road_condition", "--keep", "0"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1 and bad.stderr.startswith("error: --keep must be at least 1")

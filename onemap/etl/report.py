@@ -120,6 +120,8 @@ def history_table(layer: Layer, runs: list[Run]) -> Table:
     )
     for r in runs:
         status = f"{r.status} (published now)" if r.current else r.status
+        if r.pruned:
+            status += " (version pruned)"
         note = r.message or ""
         if r.restored_from:
             note = f"restored the version of run {r.restored_from}" + (f"; {note}" if note else "")

@@ -93,6 +93,7 @@ def resolve(as_of: str | None, layers: list[Layer], conn: psycopg.Connection) ->
         run = when if isinstance(when, int) else history.run_at(layer, when, conn=conn)
         if run is None:
             raise UserError(f"layer '{layer.id}' had no published version at {when.isoformat()}")
+        history.ensure_kept(conn, layer, int(run))
         load_ids[layer.id] = int(run)
         relations[layer.id] = history.relation_as_of(layer, int(run))
     return Version(as_of=str(as_of).strip(), relations=relations, load_ids=load_ids)

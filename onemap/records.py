@@ -19,11 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from onemap.city import get_city
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA
+from onemap.extents import table_extents
 from onemap.layers import Layer, load_layers
 from onemap.settings import DbSettings
 
@@ -50,30 +48,18 @@ def _history(conn, layer: Layer) -> list[dict[str, Any]]:
     ]
 
 
-def _extent(conn, layer: Layer) -> tuple[list[float] | None, list[str | None]]:
-    table = sql.Identifier(DATA_SCHEMA, layer.id)
-    box = conn.execute(
-        sql.SQL(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
-            "(SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM {}) s"
-        ).format(table)
-    ).fetchone()
-    dates = [f.name for f in layer.fields if f.type == "date"]
-    interval: list[str | None] = [None, None]
-    if dates:
-        col = sql.Identifier(dates[0])
-        t0, t1 = conn.execute(
-            sql.SQL("SELECT min({c}), max({c}) FROM {t}").format(c=col, t=table)
-        ).fetchone()
-        interval = [t0.isoformat() if t0 else None, t1.isoformat() if t1 else None]
-    return (list(box) if box[0] is not None else None), interval
+def _extent(conn, layer: Layer) -> tuple[list[float], list[str | None]]:
+    """The layer's bbox (CRS84) and time interval (RFC 3339), as its collection has them."""
+    extents = table_extents(conn, layer)
+    temporal = extents.get("temporal")
+    interval = [temporal["begin"].isoformat(), temporal["end"].isoformat()] if temporal else []
+    return extents["spatial"]["bbox"], interval or [None, None]
 
 
 def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
     """The catalogue record of one layer (GeoJSON Feature, OGC API Records core)."""
     history = _history(conn, layer)
     bbox, interval = _extent(conn, layer)
-    bbox = bbox or list(get_city().bbox)
     x0, y0, x1, y1 = bbox
     lineage = (
         f"{layer.synthetic_note} " if layer.synthetic and layer.synthetic_note else ""

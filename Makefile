@@ -69,7 +69,7 @@ bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg
 bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first render in Chromium (~4 min)
 	$(PY) -m bench.maps
 
-bench: bench-setup db ## every benchmark (~30 min), then bench/RESULTS.md and bench/results/latest.json
+bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load
 	$(PY) -m bench.serve
 	$(PY) -m bench.maps

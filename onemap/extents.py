@@ -98,8 +98,8 @@ class LiveExtents:
                 ).fetchall()
             )
             for lid, layer in self.layers.items():
-                live = layer.private is not None  # rows arrive between loads
-                if not live and lid in self.published and self.published[lid] == runs[lid]:
+                cached = not layer.changes_between_loads and lid in self.published
+                if cached and self.published[lid] == runs[lid]:
                     continue
                 current = table_extents(conn, layer)
                 self.resources[lid]["extents"] = {**self.resources[lid]["extents"], **current}

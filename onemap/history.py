@@ -212,14 +212,7 @@ def prune(
     with connect_owner(settings) as conn:
         runs.lock_layer(conn, layer, notify)
         try:
-            published = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT load_id FROM onemap_meta.loads WHERE layer = %s "
-                    "AND status = 'succeeded' ORDER BY load_id DESC",
-                    (layer.id,),
-                )
-            ]
+            published = _published(conn, layer)
             before = oldest_kept(conn, layer)
             if len(published) <= keep or (before is not None and published[keep - 1] <= before):
                 return Pruned(before, 0, 0)
@@ -438,8 +431,9 @@ class _RunCounts:
         self.details = self.details or {}
 
 
-def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
-    published = [
+def _published(conn: psycopg.Connection, layer: Layer) -> list[int]:
+    """The runs that published a version of ``layer``, newest first."""
+    return [
         r[0]
         for r in conn.execute(
             "SELECT load_id FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
@@ -447,6 +441,10 @@ def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
             (layer.id,),
         )
     ]
+
+
+def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
+    published = _published(conn, layer)
     if not published:
         raise UserError(f"layer '{layer.id}' has never been published: nothing to roll back")
     if to is None:

@@ -289,6 +289,12 @@ class Layer(_Strict):
             allowed = ", ".join("{" + name + "}" for name in sorted(settable))
             raise ValueError(f"raster: key '{r.key}' may only use {allowed}")
 
+    @property
+    def changes_between_loads(self) -> bool:
+        """Whether rows arrive outside loads (a ``private:`` intake, e.g. citizen reports):
+        what is derived from a published version (counts, extents) cannot be cached."""
+        return self.private is not None
+
     def field(self, name: str) -> LayerField:
         """The declared field called ``name``."""
         for f in self.fields:

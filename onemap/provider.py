@@ -57,7 +57,7 @@ def _changes_between_loads(table: str) -> bool:
     from onemap.layers import load_layers
 
     layer = load_layers().get(table)
-    return layer is None or layer.private is not None
+    return layer is None or layer.changes_between_loads
 
 
 @cache

@@ -224,12 +224,17 @@ def test_history_and_rollback_on_the_command_line(scratch_settings, tmp_path) ->
 
 @pytest.fixture(scope="module")
 def prune_settings():
-    """A database of its own: pruning must not take versions other tests read."""
-    from onemap.db import schema
+    """A new database of its own: pruning must not take versions other tests read, and
+    the counts it reports must not depend on an earlier run of the suite."""
+    from onemap.db import cluster, schema
     from onemap.settings import DbSettings
     from tests.conftest import TEST_DB
 
     settings = DbSettings(name=f"{TEST_DB}_prune")
+    with psycopg.connect(**cluster.start(settings).superuser_conninfo(), autocommit=True) as su:
+        su.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.name))
+        )
     schema.up(settings)
     return settings
 

@@ -22,9 +22,9 @@ def fresh_database(name: str):
     import psycopg
     from psycopg import sql
 
+    from onemap.core.settings import DbSettings
     from onemap.db import cluster, schema
     from onemap.db.connect import is_external
-    from onemap.settings import DbSettings
 
     settings = DbSettings(name=name)
     if is_external():

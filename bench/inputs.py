@@ -36,8 +36,8 @@ import pyogrio
 import shapely
 
 from etl.roads import condition_from_iri
-from onemap.city import get_city
-from onemap.layers import get_layer
+from onemap.core.city import get_city
+from onemap.core.layers import get_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"

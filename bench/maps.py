@@ -13,7 +13,7 @@ network's shape) is drawn three ways:
 - the peer: what an analyst would otherwise publish, ``GeoDataFrame.explore(column=
   "condition")`` saved as HTML (folium's ``GeoJson`` with every column, full-precision
   coordinates). Its scripts are pointed at the same vendored copies as onemap's pages
-  (``onemap.maps.assets.localise``), and its legend is off: it loads jQuery UI from a
+  (``onemap.publish.maps.assets.localise``), and its legend is off: it loads jQuery UI from a
   CDN, which this offline machine cannot reach.
 
 Time to first render, in headless Chromium over the DevTools protocol: a probe injected
@@ -47,9 +47,9 @@ import geopandas as gpd
 
 from bench.common import machine
 from bench.inputs import KECAMATAN, input_file
-from onemap.layers import load_layers
-from onemap.maps import MAX_PAGE_BYTES, build_site
-from onemap.maps.assets import copy_assets, localise, remote_references
+from onemap.core.layers import load_layers
+from onemap.publish.maps import MAX_PAGE_BYTES, build_site
+from onemap.publish.maps.assets import copy_assets, localise, remote_references
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -169,10 +169,10 @@ class TileServer:
 
     def __enter__(self) -> TileServer:
         os.environ["ONEMAP_DB_NAME"] = BENCH_DB
+        from onemap.core.settings import DbSettings
         from onemap.db import schema
-        from onemap.demo import load_all, prepare
-        from onemap.serve import start_background
-        from onemap.settings import DbSettings
+        from onemap.load.demo import load_all, prepare
+        from onemap.serve.server import start_background
 
         self.settings = DbSettings(name=BENCH_DB)
         schema.up(self.settings)
@@ -188,7 +188,7 @@ class TileServer:
 
     def load(self, path: Path) -> None:
         """Publish ``path`` as the road layer of the bench database."""
-        from onemap.etl.load import load_layer
+        from onemap.load.loader import load_layer
 
         load_layer(load_layers()[ROAD], path, settings=self.settings)
 

@@ -4,7 +4,7 @@ The same PostGIS table (``onemap.road_condition`` in the ``onemap_bench`` databa
 built anew, loaded by `onemap load` from the bench/inputs.py road files the load
 benchmark uses) is served three ways, each with 2 workers on loopback:
 
-- onemap: ``onemap.wsgi:app`` under gunicorn (PostGIS-built GeoJSON, simplified MVT);
+- onemap: ``onemap.serve.wsgi:app`` under gunicorn (PostGIS-built GeoJSON, simplified MVT);
 - pygeoapi: ``pygeoapi.flask_app:APP`` under gunicorn with its stock ``PostgreSQL`` and
   ``MVT-postgresql`` providers, on the same generated config otherwise;
 - tipg 1.6.1 under uvicorn (its own virtualenv in bench/work/venv-tipg), with its cap of
@@ -34,12 +34,12 @@ import yaml
 
 from bench.common import BENCH, RESULTS, WORK, commit, fresh_database, machine
 from bench.inputs import input_file
+from onemap.core.layers import get_layer
+from onemap.core.settings import DbSettings, ServeSettings
 from onemap.db.connect import reader_conninfo
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
-from onemap.publish import build_config, render
-from onemap.serve import generate_openapi, gunicorn_cmd, server_env
-from onemap.settings import DbSettings, ServeSettings
+from onemap.load.loader import load_layer
+from onemap.publish.pygeoapi_config import build_config, render
+from onemap.serve.server import generate_openapi, gunicorn_cmd, server_env
 
 DB = "onemap_bench"
 TIPG_VENV = WORK / "venv-tipg"
@@ -151,7 +151,7 @@ def start(
     env["PYGEOAPI_CONFIG"] = str(configs[server])
     env["PYGEOAPI_OPENAPI"] = str(WORK / f"openapi-{server}.yml")
     generate_openapi(env, onemap_extras=server == "onemap")
-    app = "onemap.wsgi:app" if server == "onemap" else "pygeoapi.flask_app:APP"
+    app = "onemap.serve.wsgi:app" if server == "onemap" else "pygeoapi.flask_app:APP"
     proc = subprocess.Popen(gunicorn_cmd(serve, app), env=env, stdout=log, stderr=subprocess.STDOUT)
     wait_up(f"http://127.0.0.1:{port}/conformance?f=json", proc)
     return proc

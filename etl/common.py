@@ -11,8 +11,8 @@ import numpy as np
 import pyogrio
 import shapely
 
-from onemap.layers import Layer, load_layers
-from onemap.settings import project_root
+from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import project_root
 
 UTM = "EPSG:32749"  # WGS 84 / UTM 49S: every length and area is computed here (DOMAIN.md §1)
 WGS84 = "EPSG:4326"

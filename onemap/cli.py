@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from onemap.errors import UserError
+from onemap.core.errors import UserError
 from onemap.reports.cli import reports_app, users_app
 
 app = typer.Typer(
@@ -45,8 +45,8 @@ def db_up() -> None:
 @db_app.command("down")
 def db_down() -> None:
     """Stop the project cluster."""
+    from onemap.core.settings import DbSettings
     from onemap.db import cluster
-    from onemap.settings import DbSettings
 
     out.print("stopped" if cluster.stop(DbSettings()) else "not running")
 
@@ -54,10 +54,10 @@ def db_down() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say whether the cluster runs and what each layer table holds."""
+    from onemap.core.settings import DbSettings
     from onemap.db import cluster
     from onemap.db.connect import is_external
-    from onemap.settings import DbSettings
-    from onemap.status import layer_counts
+    from onemap.load.status import layer_counts
 
     settings = DbSettings()
     if not is_external():
@@ -80,9 +80,9 @@ def db_status() -> None:
 @db_app.command("rebuild")
 def db_rebuild(layer: str) -> None:
     """Drop and recreate one layer's table after its layer file changed (drops its data)."""
+    from onemap.core.layers import get_layer
     from onemap.db import schema
     from onemap.db.connect import owner_conninfo
-    from onemap.layers import get_layer
 
     try:
         schema.rebuild_table(get_layer(layer), owner_conninfo())
@@ -130,10 +130,10 @@ def load(
 
     Values for fields the file lacks can be given as --<field> VALUE (e.g. --flood-type rob).
     """
-    from onemap.etl.load import load_layer
-    from onemap.etl.progress import RichProgress
-    from onemap.etl.report import extra_options, load_summary
-    from onemap.layers import get_layer
+    from onemap.core.layers import get_layer
+    from onemap.load.loader import load_layer
+    from onemap.load.progress import RichProgress
+    from onemap.load.summary import extra_options, load_summary
 
     try:
         lyr = get_layer(layer)
@@ -171,9 +171,9 @@ def history_cmd(
     limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 30,
 ) -> None:
     """List a layer's load runs: id, time, mode, file, counts, status, who."""
-    from onemap import history
-    from onemap.etl.report import history_table
-    from onemap.layers import get_layer
+    from onemap.core.layers import get_layer
+    from onemap.load import history
+    from onemap.load.summary import history_table
 
     try:
         lyr = get_layer(layer)
@@ -190,8 +190,8 @@ def prune_history_cmd(
     ] = 10,
 ) -> None:
     """Delete a layer's oldest versions from the history, keeping the latest --keep."""
-    from onemap import history
-    from onemap.layers import get_layer
+    from onemap.core.layers import get_layer
+    from onemap.load import history
 
     try:
         done = history.prune(get_layer(layer), keep, notify=lambda m: err.print(m))
@@ -215,8 +215,8 @@ def rollback_cmd(
     ] = None,
 ) -> None:
     """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
-    from onemap import history
-    from onemap.layers import get_layer
+    from onemap.core.layers import get_layer
+    from onemap.load import history
 
     try:
         done = history.rollback(get_layer(layer), to, notify=lambda m: err.print(m))
@@ -236,8 +236,8 @@ def load_demo(
     regenerate: bool = typer.Option(False, help="rebuild the demo files even if present"),
 ) -> None:
     """Prepare the bundled demo data (etl/) and load every layer from it."""
-    from onemap import demo
-    from onemap.settings import project_root
+    from onemap.core.settings import project_root
+    from onemap.load import demo
 
     data_dir = data_dir if data_dir.is_absolute() else project_root() / data_dir
     if demo.prepare(data_dir, force=regenerate):
@@ -253,8 +253,9 @@ def publish(
     output: Annotated[Path | None, typer.Option(help="where to write the pygeoapi config")] = None,
 ) -> None:
     """Generate pygeoapi.yml from layers/ with extents computed from the data, and styles/."""
-    from onemap.publish import write_config
-    from onemap.styles import styles_dir, write_styles
+    from onemap.publish.pygeoapi_config import write_config
+    from onemap.publish.styles import write_styles
+    from onemap.serve.contract import styles_dir
 
     try:
         path = write_config(output)
@@ -272,9 +273,9 @@ def qgis_project(
     ] = None,
 ) -> None:
     """Write onemap.qgs (layers from the OGC API) and onemap-postgis.qgs (PostGIS, no password)."""
+    from onemap.core.settings import DbSettings, ServeSettings
     from onemap.db.connect import reader_params
-    from onemap.settings import DbSettings, ServeSettings
-    from onemap.styles.project import write_projects
+    from onemap.publish.qgis_project import write_projects
 
     try:
         db = reader_params(DbSettings())
@@ -290,7 +291,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="gunicorn workers")] = None,
 ) -> None:
     """Serve the OGC APIs (pygeoapi under gunicorn) in the foreground."""
-    from onemap.serve import run_foreground
+    from onemap.serve.server import run_foreground
 
     try:
         run_foreground(port=port, workers=workers)
@@ -308,7 +309,7 @@ def maps(
     ] = None,
 ) -> None:
     """Write the public web maps (site/) from the published layers."""
-    from onemap.publish_maps import write_site
+    from onemap.publish.maps.write import write_site
 
     try:
         pages = write_site(output, basemap=basemap, tiles_url=tiles_url)
@@ -356,7 +357,7 @@ def stats(
 @app.command("layers")
 def layers_cmd() -> None:
     """List the layers defined in layers/."""
-    from onemap.layers import load_layers
+    from onemap.core.layers import load_layers
 
     table = Table("id", "title", "geometry", "fields", "synthetic")
     for lyr in load_layers().values():

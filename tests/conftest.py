@@ -20,9 +20,9 @@ os.environ["ONEMAP_DB_NAME"] = TEST_DB
 # what the client really sent from it.
 os.environ.setdefault("ONEMAP_ACCESS_LOG", "1")
 
-from onemap import demo  # noqa: E402
+from onemap.core.settings import DbSettings, project_root  # noqa: E402
 from onemap.db import schema  # noqa: E402
-from onemap.settings import DbSettings, project_root  # noqa: E402
+from onemap.load import demo  # noqa: E402
 
 OUTPUT = project_root() / "tests" / "output" / TEST_DB
 
@@ -66,7 +66,7 @@ def loaded(db_settings: DbSettings, demo_dir: Path) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def api(loaded: dict[str, int]) -> str:
     """pygeoapi on the committed pygeoapi.yml, under gunicorn on a free loopback port."""
-    from onemap.serve import start_background
+    from onemap.serve.server import start_background
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
     port = free_port()

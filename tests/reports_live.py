@@ -26,13 +26,13 @@ import psycopg
 import requests
 from psycopg import sql
 
-from onemap import demo
-from onemap.coverages import publish_raster, published_path
+from onemap.core.layers import get_layer, load_layers
+from onemap.core.settings import DbSettings, project_root
 from onemap.db import schema
 from onemap.db.connect import owner_conninfo
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer, load_layers
-from onemap.settings import DbSettings, project_root
+from onemap.load import demo
+from onemap.load.coverage_files import publish_raster, published_path
+from onemap.load.loader import load_layer
 
 INTAKE_LAYERS = ("admin_kecamatan", "admin_kelurahan", "road_condition", "drainage")
 _STATE: dict[str, object] = {}
@@ -94,7 +94,7 @@ def live_server() -> tuple[str, DbSettings]:
     """(base URL, database settings) of the reports test server, started once."""
     with _LOCK:
         if "url" not in _STATE:
-            from onemap.serve import start_background
+            from onemap.serve.server import start_background
 
             settings = intake_settings()
             prepare_database(settings)

@@ -11,8 +11,8 @@ import pytest
 import requests
 from psycopg import sql
 
+from onemap.core.layers import load_layers
 from onemap.db.connect import owner_conninfo
-from onemap.layers import load_layers
 
 LAYERS = load_layers()
 
@@ -191,7 +191,7 @@ def test_sort_with_ties_pages_disjointly(api) -> None:
 
 def test_number_matched_is_left_out_above_the_count_cap(api, db_settings) -> None:
     """A filter matching more than COUNT_CAP rows: no numberMatched, paging by next links."""
-    from onemap.provider import COUNT_CAP
+    from onemap.serve.provider import COUNT_CAP
 
     city = "110.2,-7.2,110.6,-6.9"
     assert table_count(db_settings, "road_condition") > COUNT_CAP  # the demo's 14,300

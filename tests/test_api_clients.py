@@ -10,7 +10,7 @@ import requests
 from owslib.ogcapi.features import Features
 from psycopg import sql
 
-from onemap.layers import load_layers
+from onemap.core.layers import load_layers
 from tests.test_api import get_json, table_count
 
 LAYERS = load_layers()

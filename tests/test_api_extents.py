@@ -8,12 +8,12 @@ import psycopg
 import pytest
 import requests
 
-from onemap.coverages import publish_raster
+from onemap.core.layers import get_layer
+from onemap.core.settings import DbSettings
 from onemap.db import schema
 from onemap.db.connect import owner_conninfo
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
-from onemap.settings import DbSettings
+from onemap.load.coverage_files import publish_raster
+from onemap.load.loader import load_layer
 from tests.conftest import OUTPUT, TEST_DB, free_port
 
 
@@ -52,7 +52,7 @@ def server(demo_dir, monkeypatch_module):
     load_layer(flood, demo_dir / "flood_zones.gpkg", settings=settings)
     publish_raster(flood, demo_dir / flood.coverage.demo_file, settings)  # its coverage
     monkeypatch_module.setenv("ONEMAP_DB_NAME", settings.name)
-    from onemap.serve import start_background
+    from onemap.serve.server import start_background
 
     port = free_port()
     proc = start_background(port, workers=1, log=OUTPUT / "extents.log")

@@ -22,7 +22,7 @@ import shapely
 from etl.common import DEFAULT_SEED, UTM
 from etl.demo import generate
 from etl.roadnet import osm_cells
-from onemap.layers import load_layers
+from onemap.core.layers import load_layers
 
 LAYERS = load_layers()
 LAYER_IDS = [lid for lid, lyr in LAYERS.items() if lyr.demo_file]

@@ -15,10 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from onemap.core.errors import LoadError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.errors import LoadError
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
+from onemap.load.loader import load_layer
 from tests.test_load import road_frame, snapshot
 
 BAD = Path(__file__).parent / "fixtures" / "bad"

@@ -11,10 +11,10 @@ import pyogrio
 import pytest
 from pyproj import Transformer
 
+from onemap.core.errors import LoadError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.errors import LoadError
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
+from onemap.load.loader import load_layer
 from tests.test_load import road_frame
 
 ROADS = get_layer("road_condition")
@@ -202,9 +202,9 @@ def test_timestamps_with_and_without_zone_reach_postgres(scratch_settings) -> No
 
     import pyarrow as pa
 
-    from onemap.etl.attributes import Problem, convert
-    from onemap.etl.encode import HEADER, TRAILER, copy_binary
-    from onemap.layers import LayerField
+    from onemap.core.layers import LayerField
+    from onemap.load.attributes import Problem, convert
+    from onemap.load.encode import HEADER, TRAILER, copy_binary
 
     field = LayerField(name="reported_at", type="timestamp", label="t", description="t")
     raw = pa.array(

@@ -13,12 +13,12 @@ import pytest
 from psycopg import sql
 from sqlalchemy import MetaData
 
-from onemap import history
+from onemap.core.errors import LoadError, UserError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo, reader_conninfo
 from onemap.db.models import layer_table
-from onemap.errors import LoadError, UserError
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
+from onemap.load import history
+from onemap.load.loader import load_layer
 from tests.test_load import road_frame
 
 ROADS = get_layer("road_condition")
@@ -226,8 +226,8 @@ def test_history_and_rollback_on_the_command_line(scratch_settings, tmp_path) ->
 def prune_settings():
     """A new database of its own: pruning must not take versions other tests read, and
     the counts it reports must not depend on an earlier run of the suite."""
+    from onemap.core.settings import DbSettings
     from onemap.db import cluster, schema
-    from onemap.settings import DbSettings
     from tests.conftest import TEST_DB
 
     settings = DbSettings(name=f"{TEST_DB}_prune")

@@ -12,10 +12,10 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from onemap.core.errors import LoadError, UserError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.errors import LoadError, UserError
-from onemap.etl.load import load_layer
-from onemap.layers import get_layer
+from onemap.load.loader import load_layer
 
 FLOOD = get_layer("flood_zones")
 CELL = 50.0  # metres

@@ -28,13 +28,13 @@ from pyproj import Transformer
 from shapely.geometry import LineString, box, mapping
 from shapely.ops import transform
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.errors import UserError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.errors import UserError
-from onemap.etl.load import load_layer
 from onemap.indicators import Request, compute, district_choropleths, document, write_exports
 from onemap.indicators.config import load_config, load_treatments
-from onemap.layers import get_layer
+from onemap.load.loader import load_layer
 
 E0, N0 = 430_000.0, 9_222_000.0  # grid origin, EPSG:32749 (inside Kota Semarang's extent)
 CITY = "33.74"
@@ -334,9 +334,9 @@ def test_as_of_uses_the_load_history(grid) -> None:
             for lid in fixture_frames()
         )
     try:
-        import onemap.history  # noqa: F401
+        import onemap.load.history  # noqa: F401
     except ImportError:
-        with pytest.raises(UserError, match="onemap.history"):
+        with pytest.raises(UserError, match="onemap.load.history"):
             one(grid, "flood_area", as_of=str(run))
         return
     current = compute(Request("all"), settings=grid)

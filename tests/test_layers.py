@@ -6,9 +6,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from onemap.core.layers import Layer, load_layers, read_layer
+from onemap.core.settings import project_root
 from onemap.db.connect import owner_conninfo
-from onemap.layers import Layer, load_layers, read_layer
-from onemap.settings import project_root
 
 LAYERS = load_layers()
 

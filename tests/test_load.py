@@ -18,11 +18,11 @@ import pytest
 from psycopg import sql
 from shapely.geometry import LineString, Polygon
 
+from onemap.core.errors import LoadError
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.errors import LoadError
-from onemap.etl.load import load_layer
-from onemap.etl.progress import RichProgress
-from onemap.layers import get_layer
+from onemap.load.loader import load_layer
+from onemap.load.progress import RichProgress
 
 ROADS = get_layer("road_condition")
 FLOOD = get_layer("flood_zones")

@@ -15,11 +15,11 @@ import pyogrio
 import pytest
 import shapely
 
+from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
-from onemap.etl.load import load_layer
-from onemap.etl.runs import LOCK_NAMESPACE, layer_lock_key
-from onemap.layers import get_layer
-from onemap.status import layer_counts
+from onemap.load.loader import load_layer
+from onemap.load.runs import LOCK_NAMESPACE, layer_lock_key
+from onemap.load.status import layer_counts
 from tests.test_load import last_run, road_frame, snapshot
 
 ROADS = get_layer("road_condition")

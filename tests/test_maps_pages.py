@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from onemap.core.layers import load_layers
+from onemap.core.settings import DbSettings
 from onemap.indicators import district_choropleths
-from onemap.layers import load_layers
-from onemap.maps import MAX_PAGE_BYTES, SiteIndicators, build_site
-from onemap.maps.choropleth import page_name
-from onemap.publish_maps import site_indicators, write_site
-from onemap.settings import DbSettings
+from onemap.publish.maps import MAX_PAGE_BYTES, SiteIndicators, build_site
+from onemap.publish.maps.choropleth import page_name
+from onemap.publish.maps.write import site_indicators, write_site
 from tests.browser import DevTools
 from tests.conftest import OUTPUT
 

@@ -8,11 +8,11 @@ import xml.etree.ElementTree as ET
 import pytest
 import shapely
 
+from onemap.core.layers import load_layers
 from onemap.indicators import Choropleth
-from onemap.layers import load_layers
-from onemap.maps import SiteIndicators, build_site
-from onemap.maps.classify import PALETTES, classify, natural_breaks
-from onemap.maps.thumbnails import HEIGHT, WIDTH, Drawing, thumbnail_svg
+from onemap.publish.maps import SiteIndicators, build_site
+from onemap.publish.maps.classify import PALETTES, classify, natural_breaks
+from onemap.publish.maps.thumbnails import HEIGHT, WIDTH, Drawing, thumbnail_svg
 from tests.browser import DevTools
 from tests.conftest import OUTPUT
 from tests.test_maps_site import GENERATED, make_frames

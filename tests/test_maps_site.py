@@ -20,10 +20,10 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from onemap.layers import Geometry, Layer, load_layers
-from onemap.maps import MAX_PAGE_BYTES, build_site
-from onemap.maps.assets import VENDORED
-from onemap.maps.prepare import SCALE, encode_geometry
+from onemap.core.layers import Geometry, Layer, load_layers
+from onemap.publish.maps import MAX_PAGE_BYTES, build_site
+from onemap.publish.maps.assets import VENDORED
+from onemap.publish.maps.prepare import SCALE, encode_geometry
 from tests.browser import DevTools, dump_dom
 
 ROOT = Path(__file__).resolve().parents[1]

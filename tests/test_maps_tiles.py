@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from onemap.layers import load_layers
-from onemap.publish_maps import write_site
+from onemap.core.layers import load_layers
+from onemap.publish.maps.write import write_site
 from tests.browser import DevTools
 from tests.conftest import OUTPUT, free_port
 
@@ -56,7 +56,7 @@ def test_only_the_big_layer_is_tiled(tiled_site, api):
     for lid in load_layers():
         if lid != ROAD:
             page = (tiled_site / f"{lid}.html").read_text(encoding="utf-8")
-            assert "onemap.tiles(" not in page and "VectorGrid" not in page, lid
+            assert "onemap.serve.tiles(" not in page and "VectorGrid" not in page, lid
             assert len(page.encode()) < 2 * TILE_ABOVE, lid
     index = (tiled_site / "index.html").read_text(encoding="utf-8")
     assert "OGC API vector tiles" in index.split(f'id="card-{ROAD}"', 1)[1].split("</article>")[0]

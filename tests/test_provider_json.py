@@ -6,8 +6,8 @@ import json
 
 from pygeoapi.util import to_json as pygeoapi_to_json
 
-from onemap.api_extras import _splice_feature_text
-from onemap.provider import FeaturesJSON, to_json
+from onemap.serve.extras import _splice_feature_text
+from onemap.serve.provider import FeaturesJSON, to_json
 
 PAGE = [
     {"type": "Feature", "id": "a<1>", "geometry": None, "properties": {"name": "Jalan <b>"}},

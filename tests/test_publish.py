@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from onemap.publish import build_config, config_path, render
+from onemap.publish.pygeoapi_config import build_config, render
+from onemap.serve.contract import config_path
 
 
 def test_committed_pygeoapi_yml_is_up_to_date(loaded, db_settings) -> None:

@@ -22,12 +22,12 @@ import requests
 from psycopg import sql
 from pyproj import Transformer
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, load_layers
 from onemap.db.connect import owner_conninfo, read_secrets
-from onemap.layers import Layer, load_layers
-from onemap.styles import styles_dir
-from onemap.styles.project import ADMIN_GROUP, THEMATIC_GROUP, grouped, layer_key
-from onemap.styles.rules import label_field
+from onemap.publish.qgis_project import ADMIN_GROUP, THEMATIC_GROUP, grouped, layer_key
+from onemap.publish.styles.rules import label_field
+from onemap.serve.contract import styles_dir
 from tests.conftest import OUTPUT
 
 QGIS_PYTHON = "/usr/bin/python3"

@@ -351,8 +351,8 @@ def test_options_and_search_post_still_reach_pygeoapi(live) -> None:
 
 def test_coarse_location_option_snaps_the_public_point(live) -> None:
     """With private.location_grid_m the published point is on that grid (metric CRS)."""
-    from onemap.city import get_city
-    from onemap.layers import get_layer
+    from onemap.core.city import get_city
+    from onemap.core.layers import get_layer
     from onemap.reports.intake import public_geometry
 
     _, settings = live

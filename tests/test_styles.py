@@ -8,10 +8,11 @@ import pytest
 import requests
 from lxml import etree
 
-from onemap.layers import load_layers
-from onemap.publish import resource
-from onemap.styles import STYLE_TYPES, render_styles, style_links, styles_dir, write_styles
-from onemap.styles.rules import rgba
+from onemap.core.layers import load_layers
+from onemap.publish.pygeoapi_config import resource
+from onemap.publish.styles import render_styles, style_links, write_styles
+from onemap.publish.styles.rules import rgba
+from onemap.serve.contract import STYLE_TYPES, styles_dir
 
 LAYERS = load_layers()
 NS = {"sld": "http://www.opengis.net/sld", "se": "http://www.opengis.net/se"}

@@ -17,8 +17,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from onemap.errors import UserError
-from onemap.settings import DbSettings
+from onemap.core.errors import UserError
+from onemap.core.settings import DbSettings
 
 DEBIAN_PACKAGES = ("postgresql-15", "postgresql-15-postgis-3", "gdal-bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")

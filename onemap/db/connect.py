@@ -14,8 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from onemap.errors import UserError
-from onemap.settings import DbSettings
+from onemap.core.errors import UserError
+from onemap.core.settings import DbSettings
 
 SECRET_KEYS = (
     "ONEMAP_OWNER_PASSWORD",

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from onemap.layers import Layer, LayerField
+from onemap.core.layers import Layer, LayerField
 
 DATA_SCHEMA = "onemap"
 META_SCHEMA = "onemap_meta"
@@ -133,7 +133,7 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
 
 
 def history_table(layer: Layer, metadata: MetaData) -> Table:
-    """Superseded row versions of a layer (``onemap_hist.<layer>``), see ``onemap.history``.
+    """Superseded row versions of a layer (``onemap_hist.<layer>``), see ``onemap.load.history``.
 
     The layer's columns, ``valid_from`` (the run that published the version) and
     ``valid_to`` (the run that superseded it). Rows an upsert supersedes are moved here;

@@ -11,7 +11,10 @@ from psycopg import sql
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.errors import UserError
+from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import DbSettings
 from onemap.db import cluster as pgcluster
 from onemap.db.connect import is_external, owner_conninfo, read_secrets
 from onemap.db.models import (
@@ -22,14 +25,11 @@ from onemap.db.models import (
     STAGE_SCHEMA,
     build_metadata,
 )
-from onemap.errors import UserError
-from onemap.layers import Layer, load_layers
-from onemap.settings import DbSettings
 
 
 def sql_files() -> list[tuple[str, str]]:
     """The numbered SQL files shipped in onemap/sql, in order."""
-    folder = resources.files("onemap") / "sql"
+    folder = resources.files("onemap.db") / "sql"
     files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(p.name, p.read_text(encoding="utf-8")) for p in files]
 
@@ -97,7 +97,7 @@ def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
                 sql.Identifier(schema), owner
             )
         )
-    # The reader sees the published layers and their earlier versions (onemap.history:
+    # The reader sees the published layers and their earlier versions (onemap.load.history:
     # indicators as of a past run) and nothing else (no meta, no staging).
     conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(owner, reader))

@@ -1,6 +1,6 @@
 """City indicators from the published layers: one implementation for every channel.
 
-``onemap stats`` (CLI), the OGC API process ``indicators`` (``onemap.processes``) and the
+``onemap stats`` (CLI), the OGC API process ``indicators`` (``onemap.serve.processes``) and the
 site (``write_exports``, ``district_choropleths``) all call ``compute``. Formulas and
 sources: ``docs/indicators.md``; what the indicators read: ``config/indicators.yaml`` and
 ``config/road_treatments.yaml``.

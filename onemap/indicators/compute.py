@@ -14,9 +14,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.errors import UserError
+from onemap.core.layers import load_layers
+from onemap.core.settings import DbSettings
 from onemap.db.connect import reader_conninfo
-from onemap.errors import UserError
 from onemap.indicators.config import IndicatorConfig, Treatments, load_config, load_treatments
 from onemap.indicators.context import Context, polygon_geometry
 from onemap.indicators.drainage import drainage_density
@@ -30,8 +32,6 @@ from onemap.indicators.result import Result
 from onemap.indicators.roads import road_budget, road_condition
 from onemap.indicators.summary import summary
 from onemap.indicators.versions import resolve
-from onemap.layers import load_layers
-from onemap.settings import DbSettings
 
 INDICATORS: dict[str, Callable[[Context], Result]] = {
     "flood_area": flood_area,

@@ -1,7 +1,7 @@
 """What the indicators read: ``config/indicators.yaml`` and ``config/road_treatments.yaml``.
 
 Both files name layers, fields and coded values; every name is checked here against the
-layer files (``onemap.layers``), so a typo or a value a layer does not declare is an
+layer files (``onemap.core.layers``), so a typo or a value a layer does not declare is an
 error when the indicators load, never a silent zero in a report.
 """
 
@@ -14,10 +14,10 @@ from typing import ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from onemap.errors import UserError
-from onemap.layers import AllowedValue, Layer, LayerField, load_layers
-from onemap.settings import project_root
-from onemap.yamlfile import read_yaml
+from onemap.core.errors import UserError
+from onemap.core.layers import AllowedValue, Layer, LayerField, load_layers
+from onemap.core.settings import project_root
+from onemap.core.yamlfile import read_yaml
 
 
 class _Strict(BaseModel):

@@ -18,8 +18,8 @@ import shapely
 from psycopg import sql
 from shapely.geometry import mapping, shape
 
-from onemap.city import City, get_city
-from onemap.errors import UserError
+from onemap.core.city import City, get_city
+from onemap.core.errors import UserError
 from onemap.indicators.config import IndicatorConfig, Treatments
 from onemap.indicators.sqltext import compose
 from onemap.indicators.versions import Version

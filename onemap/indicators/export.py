@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.settings import DbSettings
 from onemap.indicators.compute import ALL, Request, compute, document
 from onemap.indicators.config import load_config
 from onemap.indicators.output import to_csv
 from onemap.indicators.result import Result
 from onemap.indicators.summary import HEADLINES, headline_values
-from onemap.settings import DbSettings
 
 JSON_NAME = "indicators.json"
 

@@ -8,9 +8,9 @@ flood layer file.
 
 from __future__ import annotations
 
+from onemap.core.layers import AllowedValue
 from onemap.indicators.context import Context
 from onemap.indicators.result import KEY_COLUMNS, Column, Result, english, share
-from onemap.layers import AllowedValue
 
 KM2 = 1e-6  # m² → km²
 KM = 1e-3  # m → km

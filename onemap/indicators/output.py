@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from onemap.errors import UserError
+from onemap.core.errors import UserError
 from onemap.indicators.compute import document
 from onemap.indicators.result import Result
 

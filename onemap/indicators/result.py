@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from onemap.layers import AllowedValue
+from onemap.core.layers import AllowedValue
 
 # Decimal places kept per unit.
 DIGITS = {"km": 4, "km²": 6, "m²": 0, "%": 3, "km/km²": 4, "Rp": 0, "Rp miliar": 3}

@@ -2,10 +2,10 @@
 
 Every indicator query reads each layer through a *relation* placed in its SQL: by default
 the published table ``onemap.<layer>``; for an earlier version, the subquery
-``onemap.history.relation_as_of(layer, load_id)`` returns (the layer's rows as published
+``onemap.load.history.relation_as_of(layer, load_id)`` returns (the layer's rows as published
 right after run ``load_id``). A version is asked for as a run id (``12``) or a date/time
 (``2024-01-31``, ``2024-01-31T12:00``; a bare date means the end of that day in the
-city's time zone); for a date, ``onemap.history.run_at(layer, timestamp)`` names the run
+city's time zone); for a date, ``onemap.load.history.run_at(layer, timestamp)`` names the run
 that was published then, layer by layer.
 
 A relation is used as ``FROM <relation> AS src``: a table name, or a parenthesised
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.errors import UserError
+from onemap.core.layers import Layer
 from onemap.db.models import DATA_SCHEMA
-from onemap.errors import UserError
-from onemap.layers import Layer
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,10 @@ def parse_as_of(text: str) -> int | dt.datetime:
 
 def _history():  # noqa: ANN202 - the module, imported late: it is optional
     try:
-        from onemap import history
+        from onemap.load import history
     except ImportError as exc:
         raise UserError(
-            "indicators for an earlier version need the load history (onemap.history), "
+            "indicators for an earlier version need the load history (onemap.load.history), "
             "which this installation does not have; leave out --as-of for the current data"
         ) from exc
     return history

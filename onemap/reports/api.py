@@ -1,4 +1,4 @@
-"""Citizen reports over HTTP: hooks on pygeoapi's Flask app (``install``, from onemap.wsgi).
+"""Citizen reports over HTTP: hooks on pygeoapi's Flask app (``install``, from onemap.serve.wsgi).
 
 pygeoapi keeps serving every read (items in every format, queryables, schema, tiles) of
 both collections; this module answers only what pygeoapi cannot do safely:
@@ -15,7 +15,7 @@ both collections; this module answers only what pygeoapi cannot do safely:
   write through the staff collection).
 
 Staff responses are marked ``Cache-Control: private, no-store`` and carry the report's
-ETag. This module's after-request hook must run after ``onemap.api_extras``' (which marks
+ETag. This module's after-request hook must run after ``onemap.serve.extras``' (which marks
 item responses public), so ``install`` is called before that one (Flask runs
 after-request hooks in reverse order of registration).
 """
@@ -35,15 +35,15 @@ from typing import Any
 import psycopg
 from flask import Flask, Response, g, request
 
+from onemap.core.layers import Layer, get_layer, load_layers
+from onemap.core.settings import DbSettings
 from onemap.db.connect import read_secrets
-from onemap.layers import Layer, get_layer, load_layers
 from onemap.reports import LAYER_ID, staff
 from onemap.reports.auth import Staff, authenticate
 from onemap.reports.config import load_config
 from onemap.reports.db import RoleConnection
 from onemap.reports.intake import allow, client_key, public_feature, store
 from onemap.reports.validate import Invalid, feature, parse_json, too_large
-from onemap.settings import DbSettings
 
 LOG = logging.getLogger(__name__)
 COLLECTION = re.compile(r"^/collections/(?P<cid>[^/]+)(?P<rest>/.*)?$")
@@ -258,6 +258,6 @@ def after(resp: Response) -> Response:
 
 
 def install(app: Flask) -> None:
-    """Register the hooks on pygeoapi's Flask app (before onemap.api_extras.install)."""
+    """Register the hooks on pygeoapi's Flask app (before onemap.serve.extras.install)."""
     app.before_request(gate)
     app.after_request(after)

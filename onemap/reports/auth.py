@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from onemap.errors import UserError
+from onemap.core.errors import UserError
 from onemap.reports.config import load_config
 
 TOKEN_PREFIX = "omr_"

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from onemap.errors import UserError
+from onemap.core.errors import UserError
 
 reports_app = typer.Typer(help="Citizen reports: import, monthly evaluation.", no_args_is_help=True)
 users_app = typer.Typer(

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from onemap.city import get_city
-from onemap.layers import Layer, get_layer, load_layers
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, get_layer, load_layers
+from onemap.core.settings import project_root
+from onemap.core.yamlfile import read_yaml
 from onemap.reports import LAYER_ID
-from onemap.settings import project_root
-from onemap.yamlfile import read_yaml
 
 _IDENT = r"^[a-z][a-z0-9_]*$"
 

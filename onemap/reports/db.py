@@ -20,12 +20,12 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import DbSettings
 from onemap.db.connect import is_external, read_secrets
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
-from onemap.layers import Layer, load_layers
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
-from onemap.settings import DbSettings
 
 PASSWORD_KEYS = {
     "reader": "ONEMAP_READER_PASSWORD",

@@ -19,11 +19,11 @@ from typing import Any
 
 import psycopg
 
-from onemap.errors import UserError
+from onemap.core.errors import UserError
+from onemap.core.settings import DbSettings
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.db import role_conninfo, sql_text
 from onemap.reports.sla import working_days_between
-from onemap.settings import DbSettings
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 COUNTS = ("received", "rejected", "resolved", "within_sla", "open", "overdue")

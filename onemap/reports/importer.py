@@ -25,15 +25,15 @@ import pyogrio
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from onemap.core.errors import UserError
+from onemap.core.layers import Layer, get_layer, normalise_token
+from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
-from onemap.errors import UserError
-from onemap.layers import Layer, get_layer, normalise_token
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.intake import FINAL, store
 from onemap.reports.validate import Invalid, Submission, coded, point, properties
-from onemap.settings import DbSettings
 
 # GDAL's CSV driver: a WKT column or lon/lat columns (https://gdal.org/drivers/vector/csv.html)
 CSV_OPTIONS = {

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from onemap.city import get_city
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, get_layer
 from onemap.db.models import DATA_SCHEMA
-from onemap.layers import Layer, get_layer
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.db import private_name

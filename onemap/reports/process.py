@@ -13,10 +13,10 @@ from typing import Any
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
-from onemap.city import get_city
-from onemap.errors import UserError
-from onemap.processes import REPORTS_PROCESS
+from onemap.core.city import get_city
+from onemap.core.errors import UserError
 from onemap.reports.evaluation import DEFINITIONS, evaluate
+from onemap.serve.processes import REPORTS_PROCESS
 
 INPUTS = ("month", "as_of")
 

@@ -5,7 +5,7 @@ The PostGIS-built GeoJSON provider of the public collections, reading the staff 
 do not rely on the request hooks of ``onemap.reports.api``: without an authenticated
 staff member in the request context it answers 401 and reads nothing, and an operator
 only ever sees rows whose ``private.scope_field`` (the office) is theirs.
-Referenced by dotted path from pygeoapi.yml (``onemap.publish.STAFF_PROVIDER``).
+Referenced by dotted path from pygeoapi.yml (``onemap.publish.pygeoapi_config.STAFF_PROVIDER``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from flask import g, has_request_context
 from pygeoapi.provider.base import ProviderGenericError, ProviderItemNotFoundError
 from sqlalchemy import and_
 
-from onemap.layers import Layer, load_layers
-from onemap.provider import OnemapPostgreSQLProvider
+from onemap.core.layers import Layer, load_layers
 from onemap.reports.auth import Staff
+from onemap.serve.provider import OnemapPostgreSQLProvider
 
 
 class ProviderNotAuthorizedError(ProviderGenericError):

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from onemap.layers import get_layer
+from onemap.core.layers import get_layer
 from onemap.reports import LAYER_ID
 from onemap.reports.auth import Staff
 from onemap.reports.config import load_config

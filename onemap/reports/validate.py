@@ -18,8 +18,8 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
-from onemap.city import get_city
-from onemap.layers import Layer, get_layer, normalise_token
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, get_layer, normalise_token
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 

@@ -1,0 +1,1 @@
+"""The bottom of the stack: the layer model, settings, the city, errors."""

@@ -1,0 +1,373 @@
+"""Load a file into a layer: read → validate → COPY to staging → checks → publish.
+
+The published layer changes only in the last, short transaction (``onemap.load.modes``),
+under the layer's lock; before it, rows go to a staging table (``onemap.load.stage``).
+So a refused file, a failed check, a killed loader or a dropped connection leaves the
+published layer exactly as it was. The run and its rejected rows are recorded on a
+separate autocommit connection, so they survive a refusal; success is recorded in the
+publishing transaction itself.
+
+Vector files stream in Arrow batches (``onemap.load.source``); rasters are classified and
+polygonised first (``onemap.load.raster``). Each batch is validated
+(``onemap.load.validate``) and binary-COPYed by a writer thread while the next is read.
+Batches are small (10,000 rows) on purpose: shapely holds the GIL while it parses a
+batch, and the writer thread must get it often to keep PostgreSQL fed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from pyproj import CRS
+
+from onemap.core.city import get_city
+from onemap.core.errors import LoadError, UserError
+from onemap.core.layers import Layer
+from onemap.core.settings import DbSettings
+from onemap.db.connect import connect_owner
+from onemap.db.models import DATA_SCHEMA
+from onemap.load.attributes import Problem, convert
+from onemap.load.modes import Mode, Published, publish
+from onemap.load.progress import Progress
+from onemap.load.rejects import RejectsFile, rejects_path
+from onemap.load.runs import (
+    FileHash,
+    finish_run,
+    lock_layer,
+    reap_stale_runs,
+    start_run,
+    store_rejects,
+    unlock_layer,
+)
+from onemap.load.source import RASTER_SUFFIXES, iter_batches, open_source
+from onemap.load.stage import StageWriter, create_stage, drop_stage
+from onemap.load.validate import BatchValidator, Checked, Reject, copy_columns, encode_rows
+
+__all__ = ["LoadResult", "Mode", "load_layer", "reap_stale_runs"]
+
+MAX_REJECTS_KEPT = 1000  # in memory for the summary; all of them go to onemap_meta.rejects
+
+
+@dataclass
+class LoadResult:
+    """What a load did, for the CLI summary and the tests."""
+
+    load_id: int
+    layer: str
+    source_file: str
+    mode: str = "replace"
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_repaired: int = 0
+    rows_dropped: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    rejects_file: Path | None = None
+
+    def keep(self, rejects: list[Reject]) -> None:
+        """Remember the first problems for the summary."""
+        self.rejects.extend(rejects[: max(0, MAX_REJECTS_KEPT - len(self.rejects))])
+
+
+def load_layer(
+    layer: Layer,
+    path: Path,
+    *,
+    mode: Mode | str = Mode.REPLACE,
+    layer_name: str | None = None,
+    source_crs: str | None = None,
+    settings: DbSettings | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
+    progress: Progress | None = None,
+    batch_size: int = 10_000,
+    max_reject_ratio: float | None = None,
+    rejects_file: Path | None = None,
+    constants: dict[str, str] | None = None,
+    class_bounds: tuple[float, ...] | None = None,
+) -> LoadResult:
+    """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
+
+    ``mode``: replace, upsert or append (``onemap.load.modes``). ``constants``: values
+    for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
+    bounds instead of the layer file's. Raises ``LoadError`` (the message names the
+    file, the row and the reason) and leaves the published table untouched when the
+    file cannot be read, a check fails or too many rows are rejected.
+    """
+    path = Path(path)
+    opts = _Options(
+        Mode(mode),
+        layer_name,
+        source_crs,
+        batch_size,
+        max_reject_ratio,
+        check_constants(layer, constants or {}),
+        class_bounds,
+        settings,
+        progress or Progress(),
+        FileHash(path),
+    )
+    with connect_owner(settings, autocommit=True) as meta, connect_owner(settings) as conn:
+        conn.execute("SET client_encoding TO 'UTF8'")
+        lock_layer(conn, layer, notify)
+        reap_stale_runs(meta)
+        run_id = start_run(meta, layer, str(path), opts.mode)
+        run = _Run(
+            conn, meta, layer, path, opts, LoadResult(run_id, layer.id, str(path), opts.mode)
+        )
+        try:
+            if rejects_file is not None:
+                run.out = RejectsFile(rejects_path(rejects_file, path))
+                run.res.rejects_file = run.out.path
+            run.load()
+        except LoadError as exc:
+            run.fail(str(exc))
+            raise
+        except psycopg.Error as exc:
+            msg = f"{path}: the database refused the load ({_db_message(exc)})"
+            run.fail(msg)
+            raise LoadError(msg) from exc
+        except BaseException:
+            run.fail("the load was interrupted; the published layer was not changed")
+            raise
+        finally:
+            opts.progress.stop()
+            if run.out is not None:
+                run.out.close()
+            unlock_layer(conn, layer)
+        conn.autocommit = True
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DATA_SCHEMA, layer.id)))
+    return run.res
+
+
+@dataclass
+class _Options:
+    mode: Mode
+    layer_name: str | None
+    source_crs: str | None
+    batch_size: int
+    max_reject_ratio: float | None
+    constants: dict[str, str]
+    class_bounds: tuple[float, ...] | None
+    settings: DbSettings | None
+    progress: Progress
+    digest: FileHash
+
+
+@dataclass
+class _Input:
+    crs: CRS
+    columns: list[str]
+    total: int
+    geometry_columns: tuple[str, ...]
+    batches: Iterator
+
+
+@dataclass
+class _Run:
+    """One load: its connections, options, result and rejects file."""
+
+    conn: psycopg.Connection
+    meta: psycopg.Connection
+    layer: Layer
+    path: Path
+    opts: _Options
+    res: LoadResult
+    out: RejectsFile | None = None
+    staged: int = 0
+
+    def load(self) -> None:
+        """Stage the file's valid rows (committed), then publish them."""
+        src = self.open_input()
+        self.stage(src)
+        self.opts.progress.phase(f"{self.layer.id}: indexing and publishing ({self.opts.mode})")
+        publish(
+            self.conn,
+            self.opts.settings,
+            self.layer,
+            self.opts.mode,
+            self.res.load_id,
+            self.staged,
+            self.record,
+            self.refuse,
+        )
+
+    def open_input(self) -> _Input:
+        """A raster (classified into polygons) or a vector file (streamed)."""
+        o = self.opts
+        if self.path.suffix.lower() in RASTER_SUFFIXES:
+            from onemap.load.raster import open_raster, raster_batches  # rasterio: only here
+
+            r = open_raster(self.layer, self.path, o.constants, o.source_crs, o.class_bounds)
+            self.res.details["raster_cells"] = r.cells
+            return _Input(r.crs, r.columns, 1, (), raster_batches(r))
+        src = open_source(self.path, layer=o.layer_name, source_crs=o.source_crs)
+        if src.encoding:
+            self.res.details["encoding"] = src.encoding
+        return _Input(
+            src.crs,
+            src.columns,
+            src.feature_count,
+            src.geometry_columns,
+            iter_batches(src, o.batch_size),
+        )
+
+    def stage(self, src: _Input) -> None:
+        """Validate batch by batch, COPY the good rows; commit the stage if checks pass."""
+        layer, res, o = self.layer, self.res, self.opts
+        validator = BatchValidator(
+            layer,
+            src.columns,
+            src.crs,
+            get_city(),
+            str(self.path),
+            constants=o.constants,
+            geometry_columns=src.geometry_columns,
+            published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
+        )
+        o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
+        with self.conn.cursor() as cur:
+            writer = StageWriter(cur, create_stage(cur, layer), copy_columns(layer)[0])
+            try:
+                for first_row, attrs, wkb in src.batches:
+                    checked = validator.validate(first_row, attrs, wkb)
+                    self.account(checked)
+                    if checked.good.num_rows:
+                        writer.write(encode_rows(layer, checked.good, res.load_id))
+                        self.staged += checked.good.num_rows
+                    o.progress.advance(checked.rows)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+        res.rows_repaired = validator.geometry.counts.repaired
+        res.details.update(validator.counts)
+        self.check(self.staged)
+        self.conn.commit()  # the stage, not the layer: see onemap.load.stage
+
+    def account(self, checked: Checked) -> None:
+        """Count a batch's rows and keep its problems (database, rejects file, summary)."""
+        res = self.res
+        res.rows_read += checked.rows
+        res.rows_rejected += checked.rows_rejected
+        res.rows_dropped += checked.rows_dropped
+        res.keep(checked.rejects)
+        problems = sorted(checked.rejects + checked.dropped, key=lambda r: r.row)
+        store_rejects(self.meta, res.load_id, problems)
+        if self.out is not None:
+            self.out.write(problems)
+
+    def check(self, rows: int) -> None:
+        """The reject ratio, and for a replace the row count of the new version."""
+        _check_rejects(self.layer, self.res, self.opts.max_reject_ratio)
+        if self.opts.mode is Mode.REPLACE:
+            _check_count(self.layer, self.res, rows)
+
+    def refuse(self, dups: list[tuple[int, str, int]]) -> None:
+        """Rows whose key an earlier row has (found by PostgreSQL): rejected, checked."""
+        key = self.layer.primary_key
+        rejects = [
+            Reject(row, key, value, f"duplicate key '{value}' (first at row {first})")
+            for row, value, first in dups
+        ]
+        self.res.rows_rejected += len(rejects)
+        self.res.rejects = sorted(self.res.rejects + rejects, key=lambda r: r.row)
+        del self.res.rejects[MAX_REJECTS_KEPT:]
+        store_rejects(self.meta, self.res.load_id, rejects)
+        if self.out is not None:
+            self.out.write(rejects)
+        self.staged -= len(rejects)
+        self.check(self.staged)
+
+    def record(self, cur: psycopg.Cursor, published: Published) -> None:
+        """Inside the publishing transaction: final checks, then the run's success."""
+        if self.opts.mode is not Mode.REPLACE:
+            live = sql.Identifier(DATA_SCHEMA, self.layer.id)
+            n = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(live)).fetchone()[0]
+            _check_count(self.layer, self.res, n)
+        self.res.rows_loaded = published.rows
+        self.res.details.update({k: v for k, v in published.__dict__.items() if k != "rows" and v})
+        finish_run(cur.connection, self.res, "succeeded", None, self.opts.digest.result())
+
+    def fail(self, msg: str) -> None:
+        """Record the failure; drop a committed stage (the published layer is untouched)."""
+        try:
+            self.conn.rollback()
+            with self.conn.cursor() as cur:
+                drop_stage(cur, self.layer)
+            self.conn.commit()
+        except psycopg.Error:
+            pass  # the connection is gone: PostgreSQL discarded the transaction
+        finish_run(self.meta, self.res, "failed", msg, self.opts.digest.result())
+
+
+def _db_message(exc: psycopg.Error) -> str:
+    diag = getattr(exc, "diag", None)
+    text = (diag.message_primary if diag else None) or str(exc).strip().splitlines()[0]
+    detail = diag.message_detail if diag else None
+    return f"{text}: {detail}" if detail else text
+
+
+def _published_keys(meta: psycopg.Connection, layer: Layer):
+    """For append: which of these keys are published already (key -> run)."""
+    query = sql.SQL("SELECT {k}, load_id FROM {t} WHERE {k} = ANY(%s)").format(
+        k=sql.Identifier(layer.primary_key), t=sql.Identifier(DATA_SCHEMA, layer.id)
+    )
+
+    def lookup(keys: list) -> dict:
+        return dict(meta.execute(query, (keys,)).fetchall())
+
+    return lookup
+
+
+def _first(res: LoadResult) -> str:
+    if not res.rejects:
+        return ""
+    r = res.rejects[0]
+    return f"; first problem: row {r.row}: {r.reason}" + (f" ({r.value})" if r.value else "")
+
+
+def _check_rejects(layer: Layer, res: LoadResult, override: float | None) -> None:
+    limit = layer.checks.max_reject_ratio if override is None else override
+    if res.rows_read and res.rows_rejected / res.rows_read > limit:
+        origin = "--max-reject-ratio" if override is not None else "the layer's max_reject_ratio"
+        raise LoadError(
+            f"{res.source_file}: {res.rows_rejected} of {res.rows_read} rows rejected "
+            f"({res.rows_rejected / res.rows_read:.1%}), above the limit of {limit:.1%} "
+            f"({origin}){_first(res)}"
+        )
+
+
+def _check_count(layer: Layer, res: LoadResult, n: int) -> None:
+    c = layer.checks
+    if n < c.min_rows or (c.max_rows is not None and n > c.max_rows):
+        want = f"{c.min_rows}" + (f"–{c.max_rows}" if c.max_rows is not None else " or more")
+        dropped = f", {res.rows_dropped} without geometry" if res.rows_dropped else ""
+        raise LoadError(
+            f"{res.source_file}: {n} valid rows{dropped}, layer '{layer.id}' expects "
+            f"{want}{_first(res)}"
+        )
+
+
+def check_constants(layer: Layer, constants: dict[str, str]) -> dict[str, str]:
+    """Validate values given on the command line (``--flood-type rob``) against the layer."""
+    names = [f.name for f in layer.fields]
+    out = {}
+    for name, value in constants.items():
+        if name not in names:
+            raise UserError(
+                f"--{name.replace('_', '-')}: layer '{layer.id}' has no field '{name}' "
+                f"(its fields: {', '.join(names)})"
+            )
+        problems: list[Problem] = []
+        converted = convert(layer.field(name), pa.array([value], pa.large_string()), problems)
+        bad = [p for p in problems if p.mask.any()]
+        if bad:
+            raise UserError(f"--{name.replace('_', '-')} '{value}': {bad[0].reason}")
+        out[name] = str(converted[0].as_py())
+    return out

@@ -1,0 +1,144 @@
+"""What ``onemap load``, ``onemap history`` and ``onemap rollback`` print (rich tables)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from rich.console import Console
+from rich.table import Table
+
+from onemap.core.errors import UserError
+from onemap.core.layers import Layer
+from onemap.load.history import Run
+
+DETAIL_LABELS = {
+    "repaired": "invalid geometries repaired (make_valid)",
+    "z_dropped": "Z/M coordinates dropped (storage is 2D)",
+    "promoted_to_multi": "single geometries made Multi",
+    "collections_reduced": "geometry collections reduced to the layer's type",
+    "empty_dropped": "rows without geometry dropped",
+    "unchanged": "rows identical to the published ones (left as they were)",
+    "archived": "row versions moved to history",
+    "encoding": "attribute encoding",
+    "raster_cells": "raster cells classified",
+    "in_place": "replaced in place (something depends on the table)",
+}
+
+
+def extra_options(layer: Layer, args: list[str]) -> dict[str, str]:
+    """``--flood-type rob`` style arguments: constant values for fields of the layer."""
+    out: dict[str, str] = {}
+    names = {f.name for f in layer.fields}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise UserError(f"unexpected argument '{arg}'")
+        name, _, value = arg[2:].partition("=")
+        if not value:
+            if i + 1 >= len(args):
+                raise UserError(f"{arg} needs a value")
+            value, i = args[i + 1], i + 1
+        field = name.replace("-", "_")
+        if field not in names:
+            known = ", ".join(f"--{n.replace('_', '-')}" for n in sorted(names))
+            raise UserError(
+                f"no such option: {arg}; field values for layer '{layer.id}' can be given "
+                f"as {known}"
+            )
+        out[field] = value
+        i += 1
+    return out
+
+
+def load_summary(console: Console, res, path) -> None:
+    """The outcome of a load: counts, what was changed, and the refused rows by reason."""
+    console.print(
+        f"{res.layer}: {res.mode} — {res.rows_loaded} of {res.rows_read} rows published from "
+        f"{path} (run {res.load_id}; {res.rows_rejected} rejected, "
+        f"{res.rows_dropped} dropped, {res.rows_repaired} geometries repaired)",
+        highlight=False,
+    )
+    notes = {k: v for k, v in res.details.items() if k in DETAIL_LABELS and v}
+    if notes:
+        table = Table("what", "count", title="changes made on the way", title_justify="left")
+        for key, value in notes.items():
+            table.add_row(DETAIL_LABELS[key], str(value))
+        console.print(table)
+    rejects_summary(console, res.rejects)
+    if res.rejects_file is not None:
+        console.print(f"every refused or dropped row is listed in {res.rejects_file}")
+
+
+def rejects_summary(console: Console, rejects: list) -> None:
+    """Refused rows grouped by field and reason, with the first rows of each."""
+    if not rejects:
+        return
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for r in rejects:
+        groups[(r.field or "", _general(r.reason))].append(r.row)
+    table = Table(
+        "field", "reason", "rows", "first rows", title="refused rows", title_justify="left"
+    )
+    counts = Counter({k: len(v) for k, v in groups.items()})
+    for (field, reason), n in counts.most_common(15):
+        first = ", ".join(str(row) for row in groups[(field, reason)][:5])
+        table.add_row(field, reason, str(n), first)
+    console.print(table)
+    detail = Table("row", "field", "value", "reason", title="first refused rows")
+    for r in rejects[:10]:
+        detail.add_row(str(r.row), r.field or "", r.value or "", r.reason)
+    console.print(detail)
+
+
+def _general(reason: str) -> str:
+    """A reason without the row-specific part (the key in 'duplicate key …')."""
+    if reason.startswith("duplicate key"):
+        return "duplicate key"
+    if reason.startswith("key '") and "already published" in reason:
+        return "key already published (append)"
+    if reason.startswith("geometry type "):
+        return reason.split(":")[0]
+    return reason
+
+
+def history_table(layer: Layer, runs: list[Run]) -> Table:
+    """``onemap history``: one line per run, newest first, the published one marked."""
+    table = Table(
+        "run",
+        "started",
+        "mode",
+        "file",
+        "read",
+        "loaded",
+        "rejected",
+        "status",
+        "who",
+        "note",
+        title=f"runs of {layer.id} (newest first)",
+        title_justify="left",
+    )
+    for r in runs:
+        status = f"{r.status} (published now)" if r.current else r.status
+        if r.pruned:
+            status += " (version pruned)"
+        note = r.message or ""
+        if r.restored_from:
+            note = f"restored the version of run {r.restored_from}" + (f"; {note}" if note else "")
+        table.add_row(
+            str(r.load_id),
+            r.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            r.mode,
+            r.source_file,
+            _n(r.rows_read),
+            _n(r.rows_loaded),
+            _n(r.rows_rejected),
+            status,
+            r.who,
+            note,
+        )
+    return table
+
+
+def _n(v: int | None) -> str:
+    return "" if v is None else str(v)

@@ -1,0 +1,1 @@
+"""Build time: pygeoapi.yml, styles, the QGIS project and the maps site."""

@@ -1,0 +1,227 @@
+"""Generate ``pygeoapi.yml`` from the layer files, with extents computed from the data.
+
+The file is committed and never hand-edited; ``tests/test_publish.py`` regenerates it
+from the demo data and fails on any difference. Connection details and the reader's
+password are ``${VAR}`` references that pygeoapi resolves from the environment at load
+time (``onemap serve`` sets them), so no secret is written into the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import DbSettings
+from onemap.db.connect import connect_owner
+from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
+from onemap.load.coverage_files import published_path
+from onemap.publish.styles import style_links
+from onemap.serve.contract import LIMITS, config_path
+from onemap.serve.coverages import coverage_resource
+from onemap.serve.extents import table_extents, time_field
+from onemap.serve.processes import resources as process_resources
+from onemap.serve.records import CATALOG_ID, catalogue_resource
+
+# Output CRSs offered on every collection (OGC API Features Part 2): CRS84 and the
+# city's list (config/city.yaml, which says why each).
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+OUTPUT_CRS = [CRS84] + [f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in get_city().output_crs]
+# Session settings of the serving connections (libpq ``options``): one request is one
+# short query and the workers already use the cores, so no parallel query workers
+# (starting them cost ~80 ms of a 14 ms z14 tile, measured on the bench table) and no JIT
+# compilation; a runaway request is cancelled after a minute.
+SESSION = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=60s"
+# Connections per gunicorn worker: a sync worker serves one request at a time, and the
+# feature and tile providers share one engine when their options match (pygeoapi caches
+# engines by their arguments), so workers × 4 connections at most.
+POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True, "options": SESSION}
+# The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
+SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
+# Collections with personal data (layers with a `private:` block): read as the staff role
+# from onemap_private, hidden from /collections and /openapi, every request behind a staff
+# token (onemap/reports/api.py); the provider itself refuses to answer without one.
+STAFF_PROVIDER = "onemap.reports.provider.StaffProvider"
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
+)
+
+
+def data_extents(layer: Layer, settings: DbSettings | None = None) -> dict[str, Any]:
+    """Spatial (CRS84) and, for layers with a date field, temporal extent from the table."""
+    with connect_owner(settings) as conn:
+        return table_extents(conn, layer)
+
+
+def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
+    """One pygeoapi collection for a layer."""
+    provider: dict[str, Any] = {
+        "type": "feature",
+        # pygeoapi's PostgreSQL provider with GeoJSON built in PostGIS (onemap/serve/provider.py)
+        "name": "onemap.serve.provider.OnemapPostgreSQLProvider",
+        "data": {
+            "host": "${ONEMAP_DB_HOST:-127.0.0.1}",
+            "port": "${ONEMAP_DB_PORT:-55432}",
+            "dbname": "${ONEMAP_DB_NAME:-onemap}",
+            "user": "${ONEMAP_DB_READER:-onemap_reader}",
+            "password": "${ONEMAP_READER_PASSWORD}",
+            "search_path": [DATA_SCHEMA, "public"],
+        },
+        "id_field": layer.primary_key,
+        "table": layer.id,
+        "geom_field": "geom",
+        "crs": OUTPUT_CRS,
+        "storage_crs": OUTPUT_CRS[0],
+        "options": POOL,
+    }
+    tf = time_field(layer)
+    if tf:
+        provider["time_field"] = tf
+    tiles = {
+        "type": "tile",
+        # pygeoapi's MVT-postgresql with per-zoom simplification (onemap/serve/tiles.py)
+        "name": "onemap.serve.tiles.OnemapMVTProvider",
+        "data": provider["data"],
+        "id_field": layer.primary_key,
+        "table": layer.id,
+        "geom_field": "geom",
+        # no "schemes" list: pygeoapi passes non-dict options to its cached engine factory
+        "options": {"zoom": {"min": 0, "max": 20}, **POOL},
+        "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+    }
+    description = layer.description
+    if layer.synthetic and layer.synthetic_note:
+        description += f" SYNTHETIC DATA: {layer.synthetic_note}"
+    return {
+        "type": "collection",
+        "title": {"en": layer.title_en, "id": layer.title},
+        "description": description,
+        "keywords": list(layer.keywords),
+        "links": style_links(layer, SERVER_URL),
+        "extents": extents,
+        "limits": LIMITS,
+        "providers": [provider, tiles],
+    }
+
+
+def staff_resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
+    """The hidden staff collection of a layer with personal data (``private:``)."""
+    assert layer.private is not None
+    public = resource(layer, extents)
+    feature = dict(public["providers"][0])
+    feature["name"] = STAFF_PROVIDER
+    feature["table"] = layer.private.staff_collection  # view: public + private columns
+    feature["data"] = {
+        **feature["data"],
+        "user": "${ONEMAP_DB_STAFF:-onemap_staff}",
+        "password": "${ONEMAP_STAFF_PASSWORD}",
+        "search_path": [PRIVATE_SCHEMA, DATA_SCHEMA, "public"],
+    }
+    return {
+        **public,
+        "title": {"en": f"{layer.title_en} (staff)", "id": f"{layer.title} (staf)"},
+        "description": f"{layer.description} STAFF ONLY: {layer.private.description}",
+        "visibility": "hidden",
+        "links": [],
+        "providers": [feature],
+    }
+
+
+def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
+    """The whole pygeoapi configuration as a dict."""
+    city = get_city()
+    layers = load_layers()
+    return {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": 5000},
+            "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": True,
+            "languages": ["en-US", "id-ID"],
+            "cors": True,
+            "pretty_print": False,
+            "limits": LIMITS,
+            "map": {"url": OSM_TILES, "attribution": OSM_ATTRIBUTION},
+            "admin": False,
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": {
+                    "en": f"onemap — One Map {city.name}",
+                    "id": f"onemap — Satu Peta {city.name}",
+                },
+                "description": {
+                    "en": f"Thematic and administrative layers of {city.name} as OGC APIs",
+                    "id": f"Data tematik dan batas administrasi {city.name} sebagai OGC API",
+                },
+                "keywords": ["One Map", "Satu Peta", city.name, "OGC API"],
+                "keywords_type": "theme",
+                "terms_of_service": "Each collection states its own licence and attribution.",
+                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+            },
+            "license": {
+                "name": "Per collection: see each collection's licence and attribution",
+                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}/collections",
+            },
+            "provider": {"name": f"Pemerintah {city.name}"},
+            "contact": {
+                "name": "Walidata (Dinas Komunikasi, Informatika, Statistik dan Persandian)",
+                "city": city.name.removeprefix("Kota "),
+                "stateorprovince": city.province,
+                "country": "Indonesia",
+                "role": "pointOfContact",
+            },
+        },
+        "resources": {
+            **{
+                lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
+            },
+            # Staff collections (personal data, behind tokens): onemap/reports
+            **{
+                layer.private.staff_collection: staff_resource(layer, data_extents(layer, settings))
+                for layer in layers.values()
+                if layer.private
+            },
+            # OGC API Coverages: rasters published beside layers (onemap/serve/coverages.py)
+            **{
+                layer.coverage.id: coverage_resource(layer, path)
+                for layer in layers.values()
+                if layer.coverage and (path := published_path(layer, settings))
+            },
+            # OGC API Records: one record per layer (onemap/serve/records.py)
+            CATALOG_ID: catalogue_resource(),
+            # OGC API Processes (the city's indicators), after the collections.
+            **process_resources(),
+        },
+    }
+
+
+def render(config: dict[str, Any]) -> str:
+    """YAML text with a do-not-edit header."""
+    header = (
+        "# GENERATED by `onemap publish` from layers/ and the loaded data. Do not edit:\n"
+        "# change the layer files and regenerate. ${VAR} values come from the environment.\n"
+    )
+    return header + yaml.dump(
+        config, Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100
+    )
+
+
+class _NoAliases(yaml.SafeDumper):
+    """Write repeated blocks out in full (no &anchors): easier to read and diff."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def write_config(output: Path | None = None, settings: DbSettings | None = None) -> Path:
+    """Generate and write pygeoapi.yml; returns its path."""
+    path = output or config_path()
+    path.write_text(render(build_config(settings)), encoding="utf-8")
+    return path

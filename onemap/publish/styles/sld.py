@@ -1,0 +1,153 @@
+"""SLD 1.1 / Symbology Encoding 1.1 styles from a layer file, written with ElementTree.
+
+One ``se:Rule`` per allowed value of ``style.field`` (``ogc:PropertyIsEqualTo``), or one
+rule for every feature, plus a label rule when the layer is labelled. Element order follows
+the SE 1.1 schema (Name, Description, Filter, scale denominators, symbolizers). Widths are
+in pixels, as SE defines them and as ``style.weight`` is declared.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from onemap.core.layers import Layer
+from onemap.publish.styles.rules import (
+    POINT_RADIUS_PX,
+    StyleClass,
+    bilingual,
+    label_field,
+    label_min_scale,
+    style_classes,
+)
+
+SLD = "http://www.opengis.net/sld"
+SE = "http://www.opengis.net/se"
+OGC = "http://www.opengis.net/ogc"
+XLINK = "http://www.w3.org/1999/xlink"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+SCHEMA = f"{SLD} http://schemas.opengis.net/sld/1.1.0/StyledLayerDescriptor.xsd"
+LABEL_FONT_PX = "11"  # the QGIS styles' 8 pt
+LABEL_COLOR = "#282828"
+
+# SLD elements unprefixed (xmlns=SLD), as QGIS and GeoServer write them.
+for _prefix, _uri in (("", SLD), ("se", SE), ("ogc", OGC), ("xlink", XLINK), ("xsi", XSI)):
+    ET.register_namespace(_prefix, _uri)
+
+
+def _se(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    elem = ET.SubElement(parent, f"{{{SE}}}{tag}", attrs)
+    if text is not None:
+        elem.text = text
+    return elem
+
+
+def _params(parent: ET.Element, tag: str, params: dict[str, str]) -> ET.Element:
+    elem = _se(parent, tag)
+    for name, value in params.items():
+        _se(elem, "SvgParameter", value, name=name)
+    return elem
+
+
+def _stroke(parent: ET.Element, layer: Layer, color: str) -> None:
+    params = {
+        "stroke": color,
+        "stroke-width": f"{layer.style.weight:g}",
+        "stroke-opacity": f"{layer.style.opacity:g}",
+        "stroke-linejoin": "round",
+    }
+    if layer.geometry_family == "line":
+        params["stroke-linecap"] = "round"
+    _params(parent, "Stroke", params)
+
+
+def _fill(parent: ET.Element, layer: Layer, color: str) -> None:
+    _params(parent, "Fill", {"fill": color, "fill-opacity": f"{layer.style.fill_opacity:g}"})
+
+
+def symbolizer(parent: ET.Element, layer: Layer, color: str) -> None:
+    """The line, polygon or point symbolizer drawing ``layer`` in ``color``."""
+    family = layer.geometry_family
+    if family == "line":
+        _stroke(_se(parent, "LineSymbolizer"), layer, color)
+    elif family == "polygon":
+        sym = _se(parent, "PolygonSymbolizer")
+        if layer.style.fill_opacity > 0:
+            _fill(sym, layer, color)
+        _stroke(sym, layer, color)
+    else:
+        graphic = _se(_se(parent, "PointSymbolizer"), "Graphic")
+        mark = _se(graphic, "Mark")
+        _se(mark, "WellKnownName", "circle")
+        _fill(mark, layer, color)
+        _stroke(mark, layer, color)
+        _se(graphic, "Size", str(2 * POINT_RADIUS_PX))
+
+
+def _equal_to(parent: ET.Element, prop: str, value: str) -> None:
+    flt = ET.SubElement(parent, f"{{{OGC}}}Filter")
+    eq = ET.SubElement(flt, f"{{{OGC}}}PropertyIsEqualTo")
+    ET.SubElement(eq, f"{{{OGC}}}PropertyName").text = prop
+    ET.SubElement(eq, f"{{{OGC}}}Literal").text = value
+
+
+def class_rule(parent: ET.Element, layer: Layer, cls: StyleClass) -> None:
+    """One rule: a value of the style field (or every feature) and its symbol."""
+    rule = _se(parent, "Rule")
+    _se(rule, "Name", cls.value or layer.id)
+    _se(_se(rule, "Description"), "Title", cls.label)
+    if cls.value is not None and layer.style.field:
+        _equal_to(rule, layer.style.field, cls.value)
+    symbolizer(rule, layer, cls.color)
+
+
+def label_rule(parent: ET.Element, layer: Layer, field: str) -> None:
+    """Labels on ``field``, shown from the same scale as in the QGIS style."""
+    rule = _se(parent, "Rule")
+    _se(rule, "Name", "label")
+    f = layer.field(field)
+    _se(_se(rule, "Description"), "Title", bilingual(f.label, f.label_en))
+    scale = label_min_scale(layer)
+    if scale is not None:
+        _se(rule, "MaxScaleDenominator", str(scale))
+    text = _se(rule, "TextSymbolizer")
+    ET.SubElement(_se(text, "Label"), f"{{{OGC}}}PropertyName").text = field
+    _params(text, "Font", {"font-family": "Sans-Serif", "font-size": LABEL_FONT_PX})
+    placement = _se(text, "LabelPlacement")
+    if layer.geometry_family == "line":
+        _se(placement, "LinePlacement")
+    else:
+        _se(placement, "PointPlacement")
+    halo = _se(text, "Halo")
+    _se(halo, "Radius", "1")
+    _params(halo, "Fill", {"fill": "#ffffff", "fill-opacity": "0.8"})
+    _params(text, "Fill", {"fill": LABEL_COLOR})
+
+
+def sld_document(layer: Layer) -> str:
+    """The whole SLD 1.1 file for ``layer``."""
+    root = ET.Element(f"{{{SLD}}}StyledLayerDescriptor", version="1.1.0")
+    root.set(f"{{{XSI}}}schemaLocation", SCHEMA)
+    root.append(ET.Comment(f" GENERATED by `onemap publish` from layers/{layer.id}; do not edit "))
+    named = ET.SubElement(root, f"{{{SLD}}}NamedLayer")
+    _se(named, "Name", layer.id)
+    style = ET.SubElement(named, f"{{{SLD}}}UserStyle")
+    _se(style, "Name", layer.id)
+    desc = _se(style, "Description")
+    _se(desc, "Title", bilingual(layer.title, layer.title_en))
+    field = layer.style_field
+    _se(
+        desc,
+        "Abstract",
+        f"Colour by {field.name} ({bilingual(field.label, field.label_en)})"
+        if field
+        else "One colour for every feature",
+    )
+    fts = _se(style, "FeatureTypeStyle")
+    for cls in style_classes(layer):
+        class_rule(fts, layer, cls)
+    lab = label_field(layer)
+    if lab:
+        label_rule(fts, layer, lab)
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -1,0 +1,1 @@
+"""Serve time: the WSGI app, pygeoapi plugins and onemap's pygeoapi extensions."""

@@ -1,0 +1,181 @@
+"""The catalogue: one OGC API Records record per layer, from the layer file and its loads.
+
+Each record carries the core elements of SNI 8843-1:2019 *Profil Metadata Spasial
+Indonesia* (an ISO 19115 profile; BIG Surat Edaran 6/2021 makes it the national metadata
+standard): identifier, title, abstract, keywords, topic category, responsible party
+(the office), dates (created/updated), spatial and temporal extent, reference system,
+lineage (from ``onemap_meta.loads``), maintenance frequency, use constraints (licence,
+attribution) and distribution (links to the API). They are written as OGC API Records
+core properties (OGC 20-004) plus an ``sni8843`` block naming the ISO 19115 elements.
+
+The catalogue is a TinyDB file served by pygeoapi's ``TinyDBCatalogue`` provider; it
+is rewritten when the server starts, so lineage is as of the last start.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from onemap.core.city import get_city
+from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import DbSettings
+from onemap.db.connect import connect_owner
+from onemap.serve.extents import table_extents
+
+CATALOG_ID = "catalog"
+
+
+def _history(conn, layer: Layer) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT load_id, started_at, finished_at, source_file, source_sha256, rows_loaded, "
+        "loaded_by FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
+        "ORDER BY load_id",
+        (layer.id,),
+    ).fetchall()
+    return [
+        {
+            "run": r[0],
+            "loaded": r[2].isoformat() if r[2] else None,
+            "file": Path(r[3]).name,
+            "sha256": r[4],
+            "features": r[5],
+            "by": r[6],
+        }
+        for r in rows
+    ]
+
+
+def _extent(conn, layer: Layer) -> tuple[list[float], list[str | None]]:
+    """The layer's bbox (CRS84) and time interval (RFC 3339), as its collection has them."""
+    extents = table_extents(conn, layer)
+    temporal = extents.get("temporal")
+    interval = [temporal["begin"].isoformat(), temporal["end"].isoformat()] if temporal else []
+    return extents["spatial"]["bbox"], interval or [None, None]
+
+
+def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
+    """The catalogue record of one layer (GeoJSON Feature, OGC API Records core)."""
+    history = _history(conn, layer)
+    bbox, interval = _extent(conn, layer)
+    x0, y0, x1, y1 = bbox
+    lineage = (
+        f"{layer.synthetic_note} " if layer.synthetic and layer.synthetic_note else ""
+    ) + f"Loaded by onemap from {len(history)} published run(s); source: {layer.attribution}."
+    collection = f"{base_url}/collections/{layer.id}"
+    return {
+        "id": layer.id,
+        "type": "Feature",
+        "conformsTo": ["http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core"],
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+        },
+        "time": {"interval": interval} if any(interval) else None,
+        "properties": {
+            "type": "dataset",
+            "title": f"{layer.title} / {layer.title_en}",
+            "description": layer.description,
+            "keywords": list(layer.keywords),
+            "themes": [
+                {
+                    "concepts": [{"id": layer.topic_category}],
+                    "scheme": "https://standards.iso.org/iso/19139/resources/gmxCodelists.xml#MD_TopicCategoryCode",
+                }
+            ],
+            "language": {"code": "id"},
+            "created": history[0]["loaded"] if history else None,
+            "updated": history[-1]["loaded"] if history else None,
+            "contacts": [{"organization": layer.office, "roles": ["custodian"]}],
+            "license": layer.license,
+            "rights": layer.attribution,
+            "formats": [{"name": "GeoJSON"}, {"name": "MVT"}, {"name": "HTML"}],
+            "updateFrequency": layer.update_frequency,
+            "synthetic": layer.synthetic,
+            "lineage": lineage,
+            "history": history,
+            # searched by pygeoapi's TinyDBCatalogue for ?q= (it only adds it on create)
+            "_metadata-anytext": " ".join(
+                [layer.title, layer.title_en, layer.description, *layer.keywords]
+            ),
+            "sni8843": {
+                "fileIdentifier": layer.id,
+                "MD_DataIdentification.citation.title": layer.title,
+                "MD_DataIdentification.abstract": layer.description,
+                "MD_DataIdentification.topicCategory": layer.topic_category,
+                "MD_DataIdentification.pointOfContact": layer.office,
+                "MD_MaintenanceInformation.maintenanceAndUpdateFrequency": layer.update_frequency,
+                "MD_ReferenceSystem": f"EPSG:{layer.geometry.srid}",
+                "MD_Constraints.useLimitation": layer.license,
+                "LI_Lineage.statement": lineage,
+                "EX_Extent.geographicElement": bbox,
+                "EX_Extent.temporalElement": interval,
+                "MD_Distribution.onLine": collection,
+            },
+        },
+        "links": [
+            {
+                "rel": "item",
+                "type": "application/geo+json",
+                "title": "Features",
+                "href": f"{collection}/items?f=json",
+            },
+            {
+                "rel": "describedby",
+                "type": "application/json",
+                "title": "Collection",
+                "href": f"{collection}?f=json",
+            },
+        ],
+    }
+
+
+def write_catalogue(path: Path, base_url: str, settings: DbSettings | None = None) -> Path:
+    """Write the TinyDB file pygeoapi's TinyDBCatalogue provider serves."""
+    with connect_owner(settings) as conn:
+        records = [layer_record(lyr, conn, base_url) for lyr in load_layers().values()]
+    table = {str(i): rec for i, rec in enumerate(records, start=1)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"_default": table}, ensure_ascii=False, default=_iso))
+    return path
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value))
+
+
+def catalogue_resource() -> dict[str, Any]:
+    """The pygeoapi collection of the catalogue (records), for pygeoapi.yml."""
+    city = get_city()
+    x0, y0, x1, y1 = city.bbox
+    return {
+        "type": "collection",
+        "title": {
+            "en": f"Catalogue of the {city.name} One Map layers",
+            "id": f"Katalog lapisan Satu Peta {city.name}",
+        },
+        "description": "One metadata record per layer (SNI 8843-1:2019 core elements, "
+        "as OGC API Records): abstract, keywords, office, licence, lineage, extent.",
+        "keywords": ["katalog", "metadata", "SNI 8843-1:2019", "ISO 19115"],
+        "links": [],
+        "extents": {
+            "spatial": {
+                "bbox": [x0, y0, x1, y1],
+                "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            }
+        },
+        "providers": [
+            {
+                "type": "record",
+                "name": "TinyDBCatalogue",
+                "data": "${ONEMAP_RECORDS}",
+                "id_field": "id",
+                "time_field": "updated",
+                "title_field": "title",
+            }
+        ],
+    }

@@ -1,0 +1,194 @@
+"""Run pygeoapi on the generated configuration, under gunicorn, as the read-only role.
+
+``pygeoapi serve`` always runs Flask's debug reloader, so the WSGI app (pygeoapi's
+Flask app with onemap's hooks and routes, ``onemap.serve.wsgi``) is served by gunicorn
+instead (``--no-control-socket``: gunicorn 27 otherwise writes
+``~/.gunicorn/gunicorn.ctl``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from onemap.core.errors import UserError
+from onemap.core.settings import DbSettings, ServeSettings
+from onemap.core.yamlfile import read_yaml
+from onemap.db.connect import read_secrets, reader_params
+from onemap.load.coverage_files import coverage_dir
+from onemap.serve.contract import LIMITS, config_path
+from onemap.serve.records import write_catalogue
+
+
+def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, str]:
+    """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from."""
+    db = db or DbSettings()
+    params = reader_params(db)
+    prune_server_files(db.state_dir)
+    openapi = db.state_dir / f"openapi-{serve.port}.yml"  # one per server: suites run in parallel
+    return {
+        **os.environ,
+        "ONEMAP_URL": serve.url,
+        "ONEMAP_DB_HOST": str(params["host"]),
+        "ONEMAP_DB_PORT": str(params["port"]),
+        "ONEMAP_DB_NAME": str(params["dbname"]),
+        "ONEMAP_DB_READER": str(params["user"]),
+        "ONEMAP_READER_PASSWORD": str(params["password"]),
+        # the staff collection of citizen reports (pygeoapi.yml) and intake (onemap.reports)
+        "ONEMAP_DB_STAFF": db.staff,
+        "ONEMAP_STAFF_PASSWORD": read_secrets(db)["ONEMAP_STAFF_PASSWORD"],
+        "PYGEOAPI_CONFIG": str(config_path()),
+        "PYGEOAPI_OPENAPI": str(openapi),
+        "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
+        "ONEMAP_COVERAGES": str(coverage_dir(db)),
+    }
+
+
+def prune_server_files(state_dir: Path) -> None:
+    """Delete the per-port files of servers that are gone (nothing listens on the port).
+
+    Each server writes its OpenAPI document and catalogue under its port's name, so that
+    servers on other ports (test suites run side by side) keep theirs.
+    """
+    for path in [*state_dir.glob("openapi-*.yml"), *state_dir.glob("records-*.json")]:
+        port = path.stem.split("-", 1)[1]
+        if not port.isdigit():
+            continue
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            listening = s.connect_ex(("127.0.0.1", int(port))) == 0
+        if not listening:
+            path.unlink(missing_ok=True)
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def generate_openapi(env: dict[str, str], onemap_extras: bool = True) -> None:
+    """Write the OpenAPI document pygeoapi serves (it reads the tables' columns).
+
+    With ``onemap_extras`` (always, but for the benchmark's stock pygeoapi) the records
+    catalogue is written first and ``limit`` is declared for QGIS and GDAL afterwards.
+    """
+    config = Path(env["PYGEOAPI_CONFIG"])
+    if not config.exists():
+        raise UserError(f"{config} is missing: run 'onemap publish' first")
+    Path(env["PYGEOAPI_OPENAPI"]).parent.mkdir(parents=True, exist_ok=True)
+    if onemap_extras:
+        write_catalogue(Path(env["ONEMAP_RECORDS"]), env["ONEMAP_URL"])
+    res = subprocess.run(
+        [
+            _bin("pygeoapi"),
+            "openapi",
+            "generate",
+            env["PYGEOAPI_CONFIG"],
+            "--output-file",
+            env["PYGEOAPI_OPENAPI"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        raise UserError(
+            f"pygeoapi could not build its OpenAPI document:\n{res.stderr.strip()[-1500:]}"
+        )
+    if onemap_extras:
+        declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
+
+
+def declare_limit(path: Path) -> None:
+    """Declare ``limit`` once in ``components.parameters`` and reference it from every path.
+
+    pygeoapi writes the limit parameter inline per path. QGIS and GDAL read the page size
+    they may ask for from ``components.parameters.limit`` (its ``default``/``maximum``);
+    without it QGIS pages at 100 and GDAL at 10 features.
+    """
+    doc = read_yaml(path)
+    schema = {
+        "type": "integer",
+        "minimum": 1,
+        "default": LIMITS["default_items"],
+        "maximum": LIMITS["max_items"],
+    }
+    doc.setdefault("components", {}).setdefault("parameters", {})["limit"] = {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "style": "form",
+        "explode": False,
+        "description": "The number of features in one page "
+        f"(default {schema['default']}, maximum {schema['maximum']}).",
+        "schema": schema,
+    }
+    ref = {"$ref": "#/components/parameters/limit"}
+    for item in doc.get("paths", {}).values():
+        for op in item.values():
+            if isinstance(op, dict) and "parameters" in op:
+                op["parameters"] = [
+                    ref if isinstance(p, dict) and p.get("name") == "limit" else p
+                    for p in op["parameters"]
+                ]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.serve.wsgi:app") -> list[str]:
+    """The gunicorn command line serving pygeoapi's Flask app (with onemap's additions)."""
+    return [
+        _bin("gunicorn"),
+        app,
+        "--bind",
+        f"{serve.host}:{serve.port}",
+        "--workers",
+        str(serve.workers),
+        "--no-control-socket",
+        "--access-logfile",
+        "-" if os.environ.get("ONEMAP_ACCESS_LOG") else "/dev/null",
+        "--timeout",
+        "120",
+    ]
+
+
+def _settings(port: int | None, workers: int | None) -> ServeSettings:
+    serve = ServeSettings()
+    update = {k: v for k, v in (("port", port), ("workers", workers)) if v is not None}
+    return serve.model_copy(update=update) if update else serve
+
+
+def run_foreground(port: int | None = None, workers: int | None = None) -> None:
+    """Replace this process with gunicorn (Ctrl-C stops it)."""
+    serve = _settings(port, workers)
+    env = server_env(serve)
+    generate_openapi(env)
+    print(f"onemap OGC API: {serve.url}/  (collections: {serve.url}/collections)", flush=True)  # noqa: T201
+    os.execve(gunicorn_cmd(serve)[0], gunicorn_cmd(serve), env)
+
+
+def start_background(port: int, workers: int = 2, log: Path | None = None) -> subprocess.Popen:
+    """Start pygeoapi on 127.0.0.1:port and wait until it answers (tests, benchmarks)."""
+    serve = _settings(port, workers)
+    env = server_env(serve)
+    generate_openapi(env)
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(gunicorn_cmd(serve), env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserError(f"pygeoapi exited with code {proc.returncode} (log: {log})")
+        try:
+            with urllib.request.urlopen(f"{serve.url}/conformance?f=json", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise UserError(f"pygeoapi did not answer on {serve.url} within 60 s (log: {log})")

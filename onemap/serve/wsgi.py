@@ -1,0 +1,35 @@
+"""The WSGI app ``onemap serve`` runs: pygeoapi's Flask app plus onemap's own routes.
+
+A thin wrapper, not a fork: pygeoapi's ``APP`` is imported as it is (it reads
+``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at import) and routes are added to it.
+
+- ``/styles/<id>.sld`` and ``/styles/<id>.qml``: the generated layer styles (``styles/``,
+  written by ``onemap publish``), which every collection links to. pygeoapi's own
+  ``/static`` stays pygeoapi's (its HTML pages need it), so the styles get their own path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Response, abort, send_from_directory
+from pygeoapi.flask_app import APP
+
+from onemap.reports import api as reports_api
+from onemap.serve import extras as api_extras
+from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
+
+reports_api.install(APP)  # citizen reports; before api_extras: its hooks run last
+api_extras.install(APP)
+
+
+@APP.get(f"/{STYLES_PATH}/<name>")
+def layer_style(name: str) -> Response:
+    """One generated style file, with its media type (404 for anything else)."""
+    media_type = STYLE_TYPES.get(Path(name).suffix)
+    if media_type is None:
+        abort(404)
+    return send_from_directory(styles_dir(), name, mimetype=media_type)
+
+
+app = APP

@@ -43,25 +43,13 @@ def _data_layer(prepared: PreparedLayer, opts: PageOptions, show: bool = True):
     """The layer's features: embedded rows, or vector tiles when ``prepared.tiled``."""
     layer = prepared.layer
     pane = FAMILY_PANES[layer.geometry_family][0]
+    common = {"name": layer_label(layer), "pane": pane, "attribution": layer.attribution}
     if prepared.tiled:
         if not opts.tiles_url:
             raise ValueError(f"layer {layer.id} is tiled but no tiles_url is set")
-        return TileLayer(
-            tile_url(opts.tiles_url, layer.id),
-            prepared.spec,
-            name=layer_label(layer),
-            pane=pane,
-            attribution=layer.attribution,
-            show=show,
-        )
-    return VectorLayer(
-        prepared.data,
-        prepared.spec,
-        name=layer_label(layer),
-        pane=pane,
-        attribution=layer.attribution,
-        show=show,
-    )
+        url = tile_url(opts.tiles_url, layer.id)
+        return TileLayer(url, prepared.spec, show=show, **common)
+    return VectorLayer(prepared.data, prepared.spec, show=show, **common)
 
 
 def _reference_layer(

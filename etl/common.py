@@ -14,12 +14,13 @@ import shapely
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import project_root
 
-UTM = "EPSG:32749"  # WGS 84 / UTM 49S: every length and area is computed here (DOMAIN.md §1)
+# WGS 84 / UTM 49S: every length and area is computed here (docs/standards.md §1.4).
+UTM = "EPSG:32749"
 WGS84 = "EPSG:4326"
 # Bounding box of the real boundaries (data/real/PROVENANCE.md); synthetic output stays inside.
 CITY_BBOX = (110.26971, -7.11546, 110.50523, -6.93375)
 DEFAULT_SEED = 20261123
-# Kecamatan that rob reached (Saputro et al., UNDIP; DOMAIN.md §3).
+# Kecamatan that rob reached (Saputro et al., UNDIP; docs/standards.md §3.4).
 COASTAL_KEC = ("Tugu", "Semarang Barat", "Semarang Utara", "Semarang Timur", "Gayamsari", "Genuk")
 # GeoPackages stamp the write time into gpkg_contents; a fixed stamp keeps runs byte-identical.
 _GPKG_DATE = "2026-11-23T00:00:00Z"

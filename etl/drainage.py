@@ -2,7 +2,7 @@
 
 Channel cells are those draining enough area (``etl.channels`` on the routing of
 ``etl.hydro``); the carved main rivers (``etl.rivers``) are the primer channels.
-Hierarchy follows Permen PU 12/PRT/M/2014 Lampiran IV (DOMAIN.md §4): tersier feed
+Hierarchy follows Permen PU 12/PRT/M/2014 Lampiran IV (docs/standards.md §4.1): tersier feed
 sekunder, sekunder feed primer, primer reach the sea. The system (Perda 7/2014
 masterplan) is decided by the longitude where a channel's water reaches the sea, so a
 catchment stays in one system.
@@ -41,7 +41,7 @@ MATERIAL_P = {
     "tersier": {"tanah": 0.1, "pasangan_batu": 0.4, "beton": 0.5},
 }
 # Condition classes baik, sedang, rusak_ringan, rusak_berat; worse on the silting, sinking
-# lowland (DOMAIN.md §4: silting and subsidence drive the masterplan).
+# lowland (docs/standards.md §4.2: silting and subsidence drive the masterplan).
 CONDITION = ("baik", "sedang", "rusak_ringan", "rusak_berat")
 CONDITION_P = {"upland": (0.40, 0.35, 0.17, 0.08), "lowland": (0.22, 0.36, 0.27, 0.15)}
 SEA_NAME = "Laut Jawa"

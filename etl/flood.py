@@ -26,15 +26,15 @@ from etl.common import UTM, require_values
 from etl.hydro import Routing
 from etl.terrain import RES_M, Terrain
 
-# Perka BNPB 2/2012 scores flood hazard by inundation depth alone (DOMAIN.md §3). The
-# breakpoints < 0.76 m / 0.76–1.5 m / > 1.5 m are the commonly quoted ones but were NOT
-# seen in the regulation's text (DOMAIN.md marks them [U]); verify before relying on them.
+# Perka BNPB 2/2012 scores flood hazard by inundation depth alone (docs/standards.md §3.1).
+# The breakpoints < 0.76 m / 0.76–1.5 m / > 1.5 m are the commonly quoted ones but were NOT
+# seen in the regulation's text (marked [U] there); verify before relying on them.
 HAZARD_BREAKS_M = (0.76, 1.5)
 HAZARD = ("rendah", "sedang", "tinggi")
 FLOOD_TYPES = ("rob", "sungai", "hujan")  # precedence where they overlap
 # Scenario water level for rob, m above mean sea level: an extreme spring tide with surge
 # on a coast where HHWL is ~0.57 m above MSL (Rachman et al. 2015: HHWL ≈ 117 cm, MSL ≈
-# 60 cm on the local datum; DOMAIN.md §3). Chosen so rob covers the coastal kecamatan.
+# 60 cm on the local datum; docs/standards.md §3.4). Chosen so rob covers the coastal kecamatan.
 ROB_LEVEL_M = 1.3
 RIVER_STAGE_M = 0.8  # flood water above the banks of the lower course
 RIVER_STRIP_M = 450.0  # how far from the river the overflow can spread

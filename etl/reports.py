@@ -29,7 +29,7 @@ START = dt.datetime(2026, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 AS_OF = dt.datetime(2026, 10, 31, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 # Share of each category (placeholder: no published breakdown of Lapor Semar reports;
 # damaged roads, drains, floods and waste lead, as in the topics named for Surabaya's
-# Wargaku and the flood reports quoted for Lapor Semar, DOMAIN.md §7).
+# Wargaku and the flood reports quoted for Lapor Semar, docs/standards.md §7.2).
 CATEGORY_SHARE = {
     "jalan_rusak": 0.28,
     "drainase_tersumbat": 0.16,

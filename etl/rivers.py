@@ -1,10 +1,10 @@
 """Schematic courses of Semarang's main rivers and flood canals, used to carve the DEM.
 
-The names and the drainage systems they belong to come from DOMAIN.md §3–4 (RTRW via
-Bappeda 2011; Perda 7/2014 drainage masterplan). The courses are ROUGH sketches from
-general knowledge of the city's geography (a few vertices each, accurate to several
-hundred metres at best): they only steer the synthetic terrain so that the synthetic
-primer channels run roughly where the real ones do. They are not survey data.
+The names and the drainage systems they belong to come from docs/standards.md §3.5 and
+§4.2 (RTRW via Bappeda 2011; Perda 7/2014 drainage masterplan). The courses are ROUGH
+sketches from general knowledge of the city's geography (a few vertices each, accurate
+to several hundred metres at best): they only steer the synthetic terrain so that the
+synthetic primer channels run roughly where the real ones do. They are not survey data.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class River:
 
 # Order matters: a river traced later stops where it meets one traced earlier.
 RIVERS: tuple[River, ...] = (
-    # Banjir Kanal Barat: Kali Garang below Bendung Simongan, ~5.3 km, ~50 m wide (DOMAIN.md §3).
+    # Banjir Kanal Barat: Kali Garang below Bendung Simongan, ~5.3 km, ~50 m wide
+    # (docs/standards.md §3.5).
     River(
         "Banjir Kanal Barat",
         50,

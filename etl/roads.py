@@ -18,7 +18,7 @@ from etl.terrain import Terrain, sample
 
 OSM_FILE = "osm_roads/semarang_roads_osm.geojson"
 NOT_ROADS = ("setapak",)  # footways, paths, steps, pedestrian ways: not carriageways
-# OSM highway → (status, function). PP 34/2006 gives the classes (DOMAIN.md §2); the
+# OSM highway → (status, function). PP 34/2006 gives the classes (docs/standards.md §2.4); the
 # mapping is ours: motorway/trunk are the national Pantura and toll roads, primary the
 # provincial arterials, secondary city collectors, tertiary city local roads, the rest
 # neighbourhood streets. A primary way narrower than PRIMARY_ARTERI_MIN_WIDTH_M, and any
@@ -46,7 +46,7 @@ SYNTHETIC_WIDTH_M = {
     "lingkungan": (2.5, 4.5),
 }
 
-# Bina Marga IRI bands, m/km (Permen PU 13/PRT/M/2011 practice; DOMAIN.md §2, the 4 and 8
+# Bina Marga IRI bands, m/km (Permen PU 13/PRT/M/2011 practice; docs/standards.md §2.2, the 4 and 8
 # cut-points rest on practice [U]): < 4 baik, 4–8 sedang, 8–12 rusak ringan, > 12 rusak
 # berat. On a cut-point: 4.0 is sedang, 8.0 rusak ringan, 12.0 rusak ringan.
 IRI_BANDS = ((4.0, "baik"), (8.0, "sedang"), (12.0, "rusak_ringan"))

@@ -1,6 +1,6 @@
 """A synthetic elevation model of Kota Semarang on a 50 m grid in EPSG:32749.
 
-Shape after DOMAIN.md §3: a coastal lowland 0.75–3.5 m above sea level along the Java
+Shape after docs/standards.md §3.4: a coastal lowland 0.75–3.5 m above sea level along the Java
 Sea in the north, land subsidence (up to 14–19 cm/yr locally, Abidin et al. 2010) that
 has sunk parts of the coast below that, and hills rising to ~350 m in the south
 (RPJMD 2016–2021: hills 90–348 m). Seeded smooth noise gives relief; the main rivers
@@ -22,8 +22,8 @@ from etl.rivers import RIVERS
 
 RES_M = 50.0
 MARGIN_M = 1500.0
-COAST_Z_M = 0.75  # elevation at the shoreline before subsidence (DOMAIN.md §3)
-PLAIN_Z_M = 3.5  # top of the coastal lowland (DOMAIN.md §3)
+COAST_Z_M = 0.75  # elevation at the shoreline before subsidence (docs/standards.md §3.4)
+PLAIN_Z_M = 3.5  # top of the coastal lowland (docs/standards.md §3.4)
 # Northing where the hills start, by longitude: close to the coast in the west (Ngaliyan),
 # south of Simpang Lima in the centre (Candisari), far inland in the east (Tembalang).
 HILL_START = (
@@ -45,7 +45,7 @@ HILL_TOP = (
     (110.52, 200.0),
 )
 HILL_RAMP_M = 9000.0
-# Subsidence bowls (lon, lat, sigma m, metres sunk): Kaligawe–Genuk worst (DOMAIN.md §3,
+# Subsidence bowls (lon, lat, sigma m, metres sunk): Kaligawe–Genuk worst (docs/standards.md §3.4,
 # Kompas 2021: Kaligawe–Genuk flooded longest), then Tanjung Mas/Bandarharjo, Tugu, Tambakharjo.
 SUBSIDENCE = (
     (110.462, -6.958, 2200.0, 1.7),

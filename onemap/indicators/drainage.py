@@ -53,5 +53,5 @@ def drainage_density(ctx: Context) -> Result:
         "Drainage density",
         cols,
         rows,
-        sources=["Hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV (DOMAIN.md §4)"],
+        sources=["Hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV"],
     )

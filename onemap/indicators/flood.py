@@ -17,11 +17,14 @@ KM = 1e-3  # m → km
 MIN_AREA_M2 = 1.0  # zoning rows smaller than this are boundary slivers, not reported
 
 SOURCE_BNPB = (
-    "Hazard classes: Perka BNPB 2/2012 (inundation depth; rendah/sedang/tinggi), DOMAIN.md §3"
+    "Hazard classes: Perka BNPB 2/2012 Pedoman Umum Pengkajian Risiko Bencana (inundation "
+    "depth; rendah/sedang/tinggi; the depth bands are the commonly quoted ones, unverified in "
+    "the regulation's text)"
 )
 SOURCE_GENANGAN = (
-    "'% luas genangan' = inundated area / area (DOMAIN.md §3); the area is the polygons' "
-    "area in the metric CRS, not BPS's 373.70 km²"
+    "'% luas genangan' = inundated area / area, as the city's progress figures are quoted in "
+    "the press (no primary source found); the area is the polygons' area in the metric CRS, "
+    "not BPS's 373.70 km²"
 )
 
 
@@ -163,7 +166,7 @@ def flood_exposure_zoning(ctx: Context) -> Result:
         cols,
         rows,
         parameters={"exposure_classes": [v.value for v in classes]},
-        sources=[SOURCE_BNPB, "Zone codes: Permen ATR/BPN 16/2018 (DOMAIN.md §5)"],
+        sources=[SOURCE_BNPB, "Zone codes: Permen ATR/BPN 16/2018"],
         notes=[f"Rows with an empty {z.zone} are all zones together."],
     )
 
@@ -215,7 +218,7 @@ def flood_unserved(ctx: Context) -> Result:
             "service_distance_m": d.service_distance_m,
         },
         sources=[
-            "Drainage hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV (DOMAIN.md §4)",
+            "Drainage hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV",
             SOURCE_BNPB,
         ],
         notes=["The service distance is a planning assumption (config/indicators.yaml)."],

@@ -17,10 +17,11 @@ BREAKDOWN_COLUMNS = (
     Column("group", "Kelompok", "Group"),
 )
 SOURCE_CLASSES = (
-    "Condition classes: Bina Marga IRI/SDI bands, Permen PU 13/PRT/M/2011 (DOMAIN.md §2)"
+    "Condition classes: Bina Marga IRI/SDI bands, Permen PU 13/PRT/M/2011 Tata Cara "
+    "Pemeliharaan dan Penilikan Jalan"
 )
-SOURCE_MANTAP = "Kemantapan: mantap = baik + sedang (Bina Marga 2003, DOMAIN.md §2)"
-SOURCE_STATUS = "Status and function: PP 34/2006 (DOMAIN.md §2)"
+SOURCE_MANTAP = "Kemantapan: mantap = baik + sedang (Bina Marga 2003)"
+SOURCE_STATUS = "Status and function: PP 34/2006"
 
 
 def _breakdowns(ctx: Context) -> list[tuple[str, str]]:
@@ -127,7 +128,7 @@ def road_budget(ctx: Context) -> Result:
     if placeholders:
         notes.insert(
             0,
-            "No authoritative unit cost exists for Kota Semarang (DOMAIN.md §2): the unit "
+            "No authoritative unit cost was found for the city: the unit "
             f"costs of {', '.join(placeholders)} are PLACEHOLDERS in config/road_treatments.yaml,"
             " so these totals only show the arithmetic, not a budget.",
         )
@@ -146,9 +147,9 @@ def road_budget(ctx: Context) -> Result:
             },
         },
         sources=[
-            "Treatments: Permen PU 13/PRT/M/2011 practice (DOMAIN.md §2)",
-            "Unit costs should come from AHSP (Permen PUPR 8/2023) priced with the city's "
-            "HSPK (DOMAIN.md §2)",
+            "Treatments: Permen PU 13/PRT/M/2011 practice",
+            "Unit costs should come from AHSP (Permen PUPR 8/2023; SE Dirjen Bina Konstruksi "
+            "68/SE/Dk/2024) priced with the city's SSH/HSPK",
         ],
         notes=notes,
     )

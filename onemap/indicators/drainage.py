@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from onemap.indicators.breakdown import KM, KM2, Breakdown
 from onemap.indicators.context import Context
-from onemap.indicators.result import KEY_COLUMNS, Column, Result, english, ratio
+from onemap.indicators.result import Column, Result, ratio
 
-KM = 1e-3
-KM2 = 1e-6
+DENSITY = Breakdown(
+    total=(
+        Column("channel_km", "Panjang saluran", "Channel length", "km"),
+        Column("density", "Kerapatan drainase", "Drainage density", "km/km²"),
+    ),
+    per_class=(
+        ("{value}_km", "Saluran {label}", "{en} channels", "km"),
+        ("{value}_density", "Kerapatan saluran {label}", "{en} density", "km/km²"),
+    ),
+    amount=lambda metres: metres * KM,
+    relate=lambda metres, area_m2: ratio(metres * KM, area_m2 * KM2),
+)
 
 
 def drainage_density(ctx: Context) -> Result:
@@ -16,42 +27,12 @@ def drainage_density(ctx: Context) -> Result:
     sums = ctx.sums()
     for code, level, length in ctx.fetch("drainage_length"):
         sums.add(code, (), **{level: length})
-    cols = [
-        *KEY_COLUMNS,
-        Column("area_km2", "Luas wilayah", "Area", "km²"),
-        Column("channel_km", "Panjang saluran", "Channel length", "km"),
-        Column("density", "Kerapatan drainase", "Drainage density", "km/km²"),
-    ]
-    for v in levels:
-        cols.append(Column(f"{v.value}_km", f"Saluran {v.label}", f"{english(v)} channels", "km"))
-        cols.append(
-            Column(
-                f"{v.value}_density",
-                f"Kerapatan saluran {v.label}",
-                f"{english(v)} density",
-                "km/km²",
-            )
-        )
-    rows = []
-    for a in ctx.areas:
-        s = sums.get(a.code)
-        total = sum(s[v.value] for v in levels)
-        row = {
-            "kode": a.code,
-            "nama": a.name,
-            "area_km2": a.area_m2 * KM2,
-            "channel_km": total * KM,
-            "density": ratio(total * KM, a.area_m2 * KM2),
-        }
-        for v in levels:
-            row[f"{v.value}_km"] = s[v.value] * KM
-            row[f"{v.value}_density"] = ratio(s[v.value] * KM, a.area_m2 * KM2)
-        rows.append(row)
+    rows = DENSITY.rows(ctx, sums, levels)
     return Result(
         "drainage_density",
         "Kerapatan jaringan drainase",
         "Drainage density",
-        cols,
+        DENSITY.columns(levels),
         rows,
         sources=["Hierarchy: Permen PU 12/PRT/M/2014 Lampiran IV"],
     )

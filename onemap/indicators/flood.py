@@ -9,11 +9,10 @@ flood layer file.
 from __future__ import annotations
 
 from onemap.core.layers import AllowedValue
+from onemap.indicators.breakdown import KM, KM2, Breakdown
 from onemap.indicators.context import Context
-from onemap.indicators.result import KEY_COLUMNS, Column, Result, english, share
+from onemap.indicators.result import KEY_COLUMNS, Column, Result, class_columns, share
 
-KM2 = 1e-6  # m² → km²
-KM = 1e-3  # m → km
 MIN_AREA_M2 = 1.0  # zoning rows smaller than this are boundary slivers, not reported
 
 SOURCE_BNPB = (
@@ -25,6 +24,20 @@ SOURCE_GENANGAN = (
     "'% luas genangan' = inundated area / area, as the city's progress figures are quoted in "
     "the press (no primary source found); the area is the polygons' area in the metric CRS, "
     "not BPS's 373.70 km²"
+)
+
+
+FLOODED = Breakdown(
+    total=(
+        Column("flooded_km2", "Luas tergenang", "Flooded area", "km²"),
+        Column("flooded_pct", "Persentase luas tergenang", "Flooded share", "%"),
+    ),
+    per_class=(
+        ("{value}_km2", "Bahaya {label}", "{en} hazard", "km²"),
+        ("{value}_pct", "Bahaya {label}", "{en} hazard share", "%"),
+    ),
+    amount=lambda m2: m2 * KM2,
+    relate=share,
 )
 
 
@@ -41,40 +54,25 @@ def flood_area(ctx: Context) -> Result:
     sums = ctx.sums()
     for code, cls, area in ctx.fetch("flood_area"):
         sums.add(code, (), **{cls: area})
-    cols = [
-        *KEY_COLUMNS,
-        Column("area_km2", "Luas wilayah", "Area", "km²"),
-        Column("flooded_km2", "Luas tergenang", "Flooded area", "km²"),
-        Column("flooded_pct", "Persentase luas tergenang", "Flooded share", "%"),
-    ]
-    for v in classes:
-        cols.append(Column(f"{v.value}_km2", f"Bahaya {v.label}", f"{english(v)} hazard", "km²"))
-        cols.append(
-            Column(f"{v.value}_pct", f"Bahaya {v.label}", f"{english(v)} hazard share", "%")
-        )
-    rows = []
-    for a in ctx.areas:
-        s = sums.get(a.code)
-        flooded = sum(s[v.value] for v in classes)
-        row = {
-            "kode": a.code,
-            "nama": a.name,
-            "area_km2": a.area_m2 * KM2,
-            "flooded_km2": flooded * KM2,
-            "flooded_pct": share(flooded, a.area_m2),
-        }
-        for v in classes:
-            row[f"{v.value}_km2"] = s[v.value] * KM2
-            row[f"{v.value}_pct"] = share(s[v.value], a.area_m2)
-        rows.append(row)
+    rows = FLOODED.rows(ctx, sums, classes)
     return Result(
         "flood_area",
         "Persentase luas genangan / kawasan rawan banjir",
         "Flooded-area share",
-        cols,
+        FLOODED.columns(classes),
         rows,
         sources=[SOURCE_GENANGAN, SOURCE_BNPB],
     )
+
+
+def _exposed(
+    s: dict[str, float], classes: list[AllowedValue], unit: str, scale: float, base: float
+) -> dict[str, float | None]:
+    """Per exposure class and in total (``<class>_<unit>``, ``exposed_<unit>``, scaled from
+    metres or m²), and the exposed share of ``base``."""
+    exposed = sum(s[v.value] for v in classes)
+    row = {f"{v.value}_{unit}": s[v.value] * scale for v in classes}
+    return row | {f"exposed_{unit}": exposed * scale, "exposed_pct": share(exposed, base)}
 
 
 def flood_exposure_roads(ctx: Context) -> Result:
@@ -86,15 +84,9 @@ def flood_exposure_roads(ctx: Context) -> Result:
     for code, cls, length in ctx.fetch("flood_exposure_roads"):
         sums.add(code, (), **{cls: length})
     cols = [*KEY_COLUMNS, Column("road_km", "Panjang jalan", "Road length", "km")]
-    cols += [
-        Column(
-            f"{v.value}_km",
-            f"Jalan di zona bahaya {v.label.lower()}",
-            f"Roads in {english(v).lower()} hazard",
-            "km",
-        )
-        for v in classes
-    ]
+    cols += class_columns(
+        classes, ("{value}_km", "Jalan di zona bahaya {label_lc}", "Roads in {en_lc} hazard", "km")
+    )
     cols += [
         Column("exposed_km", "Jalan terdampak banjir", "Exposed road length", "km"),
         Column("exposed_pct", "Persentase jalan terdampak", "Exposed share", "%"),
@@ -102,11 +94,8 @@ def flood_exposure_roads(ctx: Context) -> Result:
     rows = []
     for a in ctx.areas:
         s = sums.get(a.code)
-        exposed = sum(s[v.value] for v in classes)
         row = {"kode": a.code, "nama": a.name, "road_km": s["road"] * KM}
-        row |= {f"{v.value}_km": s[v.value] * KM for v in classes}
-        row |= {"exposed_km": exposed * KM, "exposed_pct": share(exposed, s["road"])}
-        rows.append(row)
+        rows.append(row | _exposed(s, classes, "km", KM, s["road"]))
     return Result(
         "flood_exposure_roads",
         "Jalan di kawasan rawan banjir",
@@ -133,15 +122,9 @@ def flood_exposure_zoning(ctx: Context) -> Result:
         Column(z.zone, field.label, field.label_en or field.label),
         Column("zone_km2", "Luas zona", "Zone area", "km²"),
     ]
-    cols += [
-        Column(
-            f"{v.value}_km2",
-            f"Di zona bahaya {v.label.lower()}",
-            f"In {english(v).lower()} hazard",
-            "km²",
-        )
-        for v in classes
-    ]
+    cols += class_columns(
+        classes, ("{value}_km2", "Di zona bahaya {label_lc}", "In {en_lc} hazard", "km²")
+    )
     cols += [
         Column("exposed_km2", "Luas terdampak banjir", "Exposed area", "km²"),
         Column("exposed_pct", "Persentase terdampak", "Exposed share", "%"),
@@ -154,11 +137,8 @@ def flood_exposure_zoning(ctx: Context) -> Result:
             s = sums.get(a.code, (zone,))
             if zone is not None and s["total"] < MIN_AREA_M2:
                 continue  # a zone that only touches the area's boundary
-            exposed = sum(s[v.value] for v in classes)
             row = {"kode": a.code, "nama": a.name, z.zone: zone, "zone_km2": s["total"] * KM2}
-            row |= {f"{v.value}_km2": s[v.value] * KM2 for v in classes}
-            row |= {"exposed_km2": exposed * KM2, "exposed_pct": share(exposed, s["total"])}
-            rows.append(row)
+            rows.append(row | _exposed(s, classes, "km2", KM2, s["total"]))
     return Result(
         "flood_exposure_zoning",
         "Zona ruang di kawasan rawan banjir",
@@ -184,15 +164,10 @@ def flood_unserved(ctx: Context) -> Result:
         Column("unserved_km2", "Tidak terlayani drainase", "Not served by drainage", "km²"),
         Column("unserved_pct", "Persentase tidak terlayani", "Unserved share", "%"),
     ]
-    cols += [
-        Column(
-            f"{v.value}_unserved_km2",
-            f"Bahaya {v.label} tidak terlayani",
-            f"{english(v)} hazard not served",
-            "km²",
-        )
-        for v in classes
-    ]
+    cols += class_columns(
+        classes,
+        ("{value}_unserved_km2", "Bahaya {label} tidak terlayani", "{en} hazard not served", "km²"),
+    )
     rows = []
     for a in ctx.areas:
         s = sums.get(a.code)

@@ -8,6 +8,7 @@ numbers. Values are rounded once, here, to the precision of their unit (0.1 m, 1
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,3 +118,20 @@ def ratio(part: float | None, whole: float | None) -> float | None:
 def english(value: AllowedValue) -> str:
     """A coded value's English label, or its label when the layer file gives none."""
     return value.label_en or value.label
+
+
+def class_columns(
+    values: Iterable[AllowedValue], *specs: tuple[str, str, str, str]
+) -> list[Column]:
+    """Columns for each coded value, in the values' order, from ``(name, label, label_en,
+    unit)`` templates: ``{value}``, ``{label}``, ``{en}`` (English label) and ``{label_lc}``,
+    ``{en_lc}`` (lower case) are filled in, e.g. ``("{value}_km", "Saluran {label}", …)``."""
+    out = []
+    for v in values:
+        names = {"value": v.value, "label": v.label, "en": english(v)}
+        names |= {"label_lc": v.label.lower(), "en_lc": english(v).lower()}
+        out += [
+            Column(n.format(**names), lb.format(**names), en.format(**names), unit)
+            for n, lb, en, unit in specs
+        ]
+    return out

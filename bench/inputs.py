@@ -35,7 +35,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from etl.roads import condition_from_iri
+from etl.synthetic.road_condition import condition_from_iri
 from onemap.core.city import get_city
 from onemap.core.layers import get_layer
 

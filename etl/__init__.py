@@ -1,7 +1,7 @@
-"""Seeded demo-data generator for onemap (Kota Semarang).
+"""Source recipes and seeded generators: what providers hand over → onemap layer files.
 
-Run ``python -m etl.demo OUTDIR [--seed N]``: writes one load-ready file per layer
-(named by the layer's ``demo_file``) plus the DEM and flood-depth rasters. Real data
-(boundaries, population, OSM roads) is passed through; everything else is generated
-from the seed. See ``etl/README.md``.
+One module per real source (``admin_boundaries``, ``bps_population``, ``osm_roads``) turns
+the bundled files under ``data/real`` into rows of a layer; ``etl.synthetic`` holds the
+seeded generators for the layers no open source covers. ``python -m etl.demo_dataset
+OUTDIR [--seed N]`` writes the whole demo dataset. See ``etl/README.md``.
 """

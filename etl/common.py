@@ -1,8 +1,7 @@
-"""Constants and helpers shared by the demo-data modules: CRSs, seeds, finishing, writing."""
+"""Shared by recipes and generators: CRSs, the city bbox, layer rules, finishing, writing."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,28 +11,14 @@ import pyogrio
 import shapely
 
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import project_root
 
 # WGS 84 / UTM 49S: every length and area is computed here (docs/standards.md §1.4).
 UTM = "EPSG:32749"
 WGS84 = "EPSG:4326"
 # Bounding box of the real boundaries (data/real/PROVENANCE.md); synthetic output stays inside.
 CITY_BBOX = (110.26971, -7.11546, 110.50523, -6.93375)
-DEFAULT_SEED = 20261123
-# Kecamatan that rob reached (Saputro et al., UNDIP; docs/standards.md §3.4).
-COASTAL_KEC = ("Tugu", "Semarang Barat", "Semarang Utara", "Semarang Timur", "Gayamsari", "Genuk")
 # GeoPackages stamp the write time into gpkg_contents; a fixed stamp keeps runs byte-identical.
 _GPKG_DATE = "2026-11-23T00:00:00Z"
-
-
-def real_dir() -> Path:
-    """Folder holding the real input data (``data/real``)."""
-    return project_root() / "data" / "real"
-
-
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    """An independent generator per stream, so one layer's draws never shift another's."""
-    return np.random.default_rng([seed, zlib.crc32(stream.encode())])
 
 
 def layer(layer_id: str) -> Layer:

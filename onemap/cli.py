@@ -235,14 +235,14 @@ def load_demo(
     ),
     regenerate: bool = typer.Option(False, help="rebuild the demo files even if present"),
 ) -> None:
-    """Prepare the bundled demo data (etl/) and load every layer from it."""
+    """Prepare the demo data (package etl: real sources + seeded generators) and load it."""
     from onemap.core.settings import project_root
     from onemap.load import demo
 
     data_dir = data_dir if data_dir.is_absolute() else project_root() / data_dir
-    if demo.prepare(data_dir, force=regenerate):
-        out.print(f"prepared demo data in {data_dir}")
     try:
+        if demo.prepare(data_dir, force=regenerate):
+            out.print(f"prepared demo data in {data_dir}")
         demo.load_all(data_dir, report=out.print)
     except UserError as exc:
         _fail(exc)

@@ -1,8 +1,8 @@
-"""The seeded demo data (etl/demo): every file exists and obeys its layer file.
+"""The demo dataset (etl.demo_dataset): every file exists and obeys its layer file.
 
 No database needed: the generator runs once into a temporary folder (module fixture)
 and the files are read back the way a loader would read them. The checks here are
-written against the layer files directly, not through etl.validate. Set
+written against the layer files directly, not through etl.conformance. Set
 ONEMAP_DEMO_SEED to check another seed.
 """
 
@@ -19,9 +19,10 @@ import pytest
 import rasterio
 import shapely
 
-from etl.common import DEFAULT_SEED, UTM
-from etl.demo import generate
-from etl.roadnet import osm_cells
+from etl.common import UTM
+from etl.demo_dataset import generate
+from etl.osm_roads import osm_cells
+from etl.synthetic.seeds import DEFAULT_SEED
 from onemap.core.layers import load_layers
 
 LAYERS = load_layers()

@@ -1,6 +1,8 @@
-"""The bundled demo: prepare its files (etl/demo) and load every layer from them.
+"""The bundled demo: prepare its files (``etl.demo_dataset``) and load every layer from them.
 
-One place for `onemap load-demo`, `make demo` and the test fixtures.
+One place for `onemap load-demo`, `make demo` and the test fixtures. The generator is the
+installed ``etl`` package (beside ``onemap``), so this works outside a checkout too; the
+real data it reads is under the project root (``etl.real_data``, ``ONEMAP_ROOT``).
 """
 
 from __future__ import annotations
@@ -11,19 +13,38 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
+from onemap.core.errors import UserError
 from onemap.core.layers import load_layers
-from onemap.core.settings import DbSettings, project_root
+from onemap.core.settings import DbSettings
 from onemap.load.coverage_files import publish_raster
 from onemap.load.loader import load_layer
+
+GENERATOR = "etl.demo_dataset"  # python -m GENERATOR OUTDIR writes the demo files
+
+
+def _real_data() -> ModuleType:
+    """``etl.real_data``, or a message saying what to install."""
+    try:
+        return importlib.import_module("etl.real_data")
+    except ImportError as exc:
+        raise UserError(
+            "the demo-data recipes (package etl) are not installed: reinstall onemap "
+            "(make venv, or pip install .)"
+        ) from exc
 
 
 def generator_fingerprint() -> str:
     """A hash of the generator's code and inputs: files made by another version are stale."""
-    root = project_root()
+    real_data = _real_data()
+    code = Path(real_data.__file__).parent  # the etl package, wherever it is installed
+    inputs = real_data.real_dir()
+    files = [(p.relative_to(code.parent), p) for p in sorted(code.rglob("*.py"))]
+    files += [(p.relative_to(inputs.parent), p) for p in real_data.real_files()]
     h = hashlib.sha256()
-    for path in sorted([*(root / "etl").glob("*.py"), *(root / "data" / "real").rglob("*.*")]):
-        h.update(path.relative_to(root).as_posix().encode())
+    for name, path in files:
+        h.update(name.as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -35,16 +56,23 @@ def prepare(data_dir: Path, force: bool = False) -> bool:
     wanted += [
         lyr.coverage.demo_file for lyr in layers.values() if lyr.coverage and lyr.coverage.demo_file
     ]
+    real_dir = _real_data().real_dir()
+    if not real_dir.is_dir():
+        raise UserError(
+            f"no bundled real data in {real_dir}: set ONEMAP_ROOT to the folder holding "
+            "layers/, config/ and data/real/"
+        )
     stamp = data_dir / ".generator"
     fingerprint = generator_fingerprint()
     current = stamp.exists() and stamp.read_text() == fingerprint
     if not force and current and all((data_dir / name).exists() for name in wanted):
         return False
-    subprocess.run(
-        [sys.executable, "-m", "etl.demo", str(data_dir), "--quiet"],
-        cwd=project_root(),
-        check=True,
-    )
+    # A child process keeps the generator's memory (~420 MB) out of this one; -P keeps the
+    # working directory off its path, so the installed etl runs, not a folder that happens
+    # to be called etl where the user stands.
+    done = subprocess.run([sys.executable, "-P", "-m", GENERATOR, str(data_dir), "--quiet"])
+    if done.returncode:
+        raise UserError(f"the demo-data generator failed (exit {done.returncode}); see above")
     stamp.write_text(fingerprint)
     return True
 

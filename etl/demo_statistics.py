@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from etl.common import UTM
-from etl.terrain import Terrain
+from etl.synthetic.terrain import Terrain
 
 
 def _km(gdf: gpd.GeoDataFrame) -> pd.Series:

@@ -1,7 +1,7 @@
 """Synthetic flood zones: the synthetic DEM flooded by the sea, by rain and by rivers.
 
 * rob (tidal): land whose spill level to the sea is below ``ROB_LEVEL_M``, i.e. water at
-  that level spreads to it over land from the coast (priority-flood, ``etl.hydro``);
+  that level spreads to it over land from the coast (priority-flood, ``etl.synthetic.hydro``);
 * sungai (river): a strip along the rivers flagged ``river_flood`` where the water
   stands ``RIVER_STAGE_M`` above the banks of the lower course;
 * hujan (rain ponding): closed basins of the lowland filled towards their spill level,
@@ -23,8 +23,8 @@ import shapely
 from rasterio import features
 
 from etl.common import UTM, require_values
-from etl.hydro import Routing
-from etl.terrain import RES_M, Terrain
+from etl.synthetic.hydro import Routing
+from etl.synthetic.terrain import RES_M, Terrain
 
 # Perka BNPB 2/2012 scores flood hazard by inundation depth alone (docs/standards.md §3.1).
 # The breakpoints < 0.76 m / 0.76–1.5 m / > 1.5 m are the commonly quoted ones but were NOT
@@ -94,7 +94,7 @@ def _river_depth(terrain: Terrain) -> np.ndarray:
         inside = (row >= 0) & (row < grid.shape[0]) & (col >= 0) & (col < grid.shape[1])
         pts, bed = pts[inside], dem[row[inside], col[inside]]
         bed = np.minimum.accumulate(bed)
-        bank = bed + 2.0  # the trough is cut 2 m below its banks (etl.terrain)
+        bank = bed + 2.0  # the trough is cut 2 m below its banks (etl.synthetic.terrain)
         lower = bank < RIVER_MAX_BANK_Z_M
         if not lower.any():
             continue

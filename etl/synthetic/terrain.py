@@ -4,7 +4,7 @@ Shape after docs/standards.md §3.4: a coastal lowland 0.75–3.5 m above sea le
 Sea in the north, land subsidence (up to 14–19 cm/yr locally, Abidin et al. 2010) that
 has sunk parts of the coast below that, and hills rising to ~350 m in the south
 (RPJMD 2016–2021: hills 90–348 m). Seeded smooth noise gives relief; the main rivers
-(``etl.rivers``) are carved in as valleys and channels.
+(``etl.synthetic.rivers``) are carved in as valleys and channels.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from affine import Affine
 from pyproj import Transformer
 from rasterio import features
 
-from etl.common import COASTAL_KEC, UTM, WGS84
-from etl.rivers import RIVERS
+from etl.common import UTM, WGS84
+from etl.synthetic.rivers import RIVERS
 
 RES_M = 50.0
+# Kecamatan that rob reached (Saputro et al., UNDIP; docs/standards.md §3.4).
+COASTAL_KEC = ("Tugu", "Semarang Barat", "Semarang Utara", "Semarang Timur", "Gayamsari", "Genuk")
 MARGIN_M = 1500.0
 COAST_Z_M = 0.75  # elevation at the shoreline before subsidence (docs/standards.md §3.4)
 PLAIN_Z_M = 3.5  # top of the coastal lowland (docs/standards.md §3.4)

@@ -13,36 +13,15 @@ import numpy as np
 import shapely
 import shapely.ops
 
-from etl.admin import disjoint
+from etl.admin_boundaries import disjoint
 from etl.common import UTM
-from etl.terrain import Terrain, sample
+from etl.synthetic.terrain import Terrain, sample
 
-# The 0.01° cells the OSM extract covers completely (data/real/PROVENANCE.md §3), as
-# floor(lon×100)_floor(lat×100).
-OSM_CELLS = tuple(
-    """
-    11040_-700 11040_-699 11040_-698 11040_-697
-    11041_-700 11041_-699 11041_-698 11041_-697
-    11042_-700 11042_-699 11042_-698 11042_-697 11042_-696
-    11043_-700 11043_-699 11043_-698 11043_-697 11043_-696
-    11044_-699 11044_-698 11044_-697
-    11045_-696 11046_-696
-    """.split()
-)
 TARGET_SEGMENTS = 6500  # the brief asks for about 5,000–8,000
 SEGMENT_M = (50.0, 590.0)  # street segments are block edges: shorter ones are dropped,
 # longer ones split (590, not 600, leaves room for the reprojection round trip)
 SPACING_M = (150.0, 420.0)  # street spacing, from the dense lowland to the hills
 ARTERIAL_NAME = "Ruas arteri sintetis {} – {}"
-
-
-def osm_cells() -> shapely.Geometry:
-    """Union of the covered 0.01° cells, EPSG:4326."""
-    boxes = []
-    for cell in OSM_CELLS:
-        x, y = (int(v) for v in cell.split("_"))
-        boxes.append(shapely.box(x / 100, y / 100, (x + 1) / 100, (y + 1) / 100))
-    return shapely.union_all(boxes)
 
 
 def _spacing(

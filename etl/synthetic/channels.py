@@ -12,8 +12,8 @@ import numpy as np
 from pyproj import Transformer
 
 from etl.common import UTM, WGS84
-from etl.hydro import Routing
-from etl.terrain import RES_M, Terrain
+from etl.synthetic.hydro import Routing
+from etl.synthetic.terrain import RES_M, Terrain
 
 TERSIER_MIN_KM2 = 0.1  # upstream area where a collector drain becomes a tersier channel
 TERSIER_MIN_LOWLAND_KM2 = 0.04  # the dense built-up lowland needs more drains

@@ -54,7 +54,7 @@ def _hillshade(dem: np.ndarray) -> np.ndarray:
 
 
 def draw(demo, path: Path) -> None:
-    """Write the four-panel overview PNG of ``demo`` (an ``etl.demo.Demo``) to ``path``."""
+    """Write the four-panel overview PNG of ``demo`` (an ``etl.demo_dataset.Demo``) to ``path``."""
     grid, layers = demo.terrain.grid, demo.layers
     zoning = _panel(demo)
     _burn(zoning, grid, layers["zoning"], "zone_code", _colours("zoning", "zone_code"))

@@ -1,7 +1,7 @@
 """Synthetic drainage network: channels traced down the synthetic terrain to the sea.
 
-Channel cells are those draining enough area (``etl.channels`` on the routing of
-``etl.hydro``); the carved main rivers (``etl.rivers``) are the primer channels.
+Channel cells are those draining enough area (``etl.synthetic.channels`` on the routing of
+``etl.synthetic.hydro``); the carved main rivers (``etl.synthetic.rivers``) are the primer channels.
 Hierarchy follows Permen PU 12/PRT/M/2014 Lampiran IV (docs/standards.md §4.1): tersier feed
 sekunder, sekunder feed primer, primer reach the sea. The system (Perda 7/2014
 masterplan) is decided by the longitude where a channel's water reaches the sea, so a
@@ -15,10 +15,10 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from etl import channels
 from etl.common import UTM, WGS84, require_values
-from etl.hydro import Routing
-from etl.terrain import Terrain
+from etl.synthetic import channels
+from etl.synthetic.hydro import Routing
+from etl.synthetic.terrain import Terrain
 
 SEKUNDER_MIN_KM2 = 1.0  # upstream area where a channel counts as sekunder
 # Boundaries between the masterplan systems, by longitude of the mouth: Tugu–Mangkang up to
@@ -46,7 +46,7 @@ CONDITION = ("baik", "sedang", "rusak_ringan", "rusak_berat")
 CONDITION_P = {"upland": (0.40, 0.35, 0.17, 0.08), "lowland": (0.22, 0.36, 0.27, 0.15)}
 SEA_NAME = "Laut Jawa"
 # Dimension ranges by hierarchy, disjoint so that primer > sekunder > tersier always holds;
-# primer channels take their river's nominal size (etl.rivers), never below this share.
+# primer channels take their river's nominal size (etl.synthetic.rivers), never below this share.
 WIDTH_M = {"tersier": (0.4, 1.5), "sekunder": (1.8, 6.0), "primer": (0.0, np.inf)}
 DEPTH_M = {"tersier": (0.3, 0.9), "sekunder": (1.0, 2.0), "primer": (0.0, np.inf)}
 PRIMER_MIN_SHARE = 0.85

@@ -1,8 +1,8 @@
-"""Road segments: real OSM ways plus the synthetic network, with synthetic condition.
+"""Road condition: synthetic attributes of the synthetic network, condition for every road.
 
-Status and function of an OSM way follow its ``highway`` tag (rule below); surface, IRI,
-condition and survey date are synthetic everywhere, because no open condition survey of
-Semarang exists (the OSM extract has no surface or smoothness either).
+Surface, IRI, condition and survey date are synthetic everywhere, on the real OSM ways
+(``etl.osm_roads``) too, because no open condition survey of Semarang exists (the OSM
+extract has no surface or smoothness either).
 """
 
 from __future__ import annotations
@@ -13,32 +13,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from etl.common import UTM, allowed, layer, real_dir, require_values
-from etl.terrain import Terrain, sample
+from etl.common import UTM, allowed, layer, require_values
+from etl.osm_roads import STATUS_FUNCTION
+from etl.synthetic.terrain import Terrain, sample
 
-OSM_FILE = "osm_roads/semarang_roads_osm.geojson"
-NOT_ROADS = ("setapak",)  # footways, paths, steps, pedestrian ways: not carriageways
-# OSM highway → (status, function). PP 34/2006 gives the classes (docs/standards.md §2.4); the
-# mapping is ours: motorway/trunk are the national Pantura and toll roads, primary the
-# provincial arterials, secondary city collectors, tertiary city local roads, the rest
-# neighbourhood streets. A primary way narrower than PRIMARY_ARTERI_MIN_WIDTH_M, and any
-# primary_link, is a collector.
-STATUS_FUNCTION = {
-    "motorway": ("nasional", "arteri"),
-    "motorway_link": ("nasional", "arteri"),
-    "trunk": ("nasional", "arteri"),
-    "trunk_link": ("nasional", "arteri"),
-    "primary": ("provinsi", "arteri"),
-    "primary_link": ("provinsi", "kolektor"),
-    "secondary": ("kota", "kolektor"),
-    "secondary_link": ("kota", "kolektor"),
-    "tertiary": ("kota", "lokal"),
-    "tertiary_link": ("kota", "lokal"),
-}
-OTHER_ROADS = ("kota", "lingkungan")
-PRIMARY_ARTERI_MIN_WIDTH_M = 7.0
-# Width fill for ways without an OSM width tag when no way of that highway has one.
-FALLBACK_WIDTH_M = {"arteri": 10.0, "kolektor": 7.0, "lokal": 5.0, "lingkungan": 3.0}
 SYNTHETIC_WIDTH_M = {
     "arteri": (9.0, 14.0),
     "kolektor": (6.0, 8.0),
@@ -74,26 +52,6 @@ def condition_from_iri(iri: np.ndarray) -> np.ndarray:
         upper_inclusive = cls == "rusak_ringan"
         out[(iri <= bound) if upper_inclusive else (iri < bound)] = cls
     return out
-
-
-def read_osm() -> gpd.GeoDataFrame:
-    """OSM ways that are roads, with status, function and a width for every way."""
-    osm = gpd.read_file(real_dir() / OSM_FILE)
-    osm = osm[~osm["road_class"].isin(NOT_ROADS)].reset_index(drop=True)
-    pair = osm["highway"].map(STATUS_FUNCTION)
-    pair = pair.where(pair.notna(), pd.Series([OTHER_ROADS] * len(osm)))
-    osm["status"] = [p[0] for p in pair]
-    osm["function"] = [p[1] for p in pair]
-    narrow = (osm["highway"] == "primary") & (osm["width_m"] < PRIMARY_ARTERI_MIN_WIDTH_M)
-    osm.loc[narrow, "function"] = "kolektor"
-    # Missing width: the median tagged width of the same highway, else a class default.
-    median = osm.groupby("highway")["width_m"].transform("median")
-    fallback = osm["function"].map(FALLBACK_WIDTH_M)
-    width = osm["width_m"].fillna(median).fillna(fallback)
-    field = layer("road_condition").field("width_m")
-    osm["width_m"] = width.clip(field.minimum, field.maximum)  # 0.5 m OSM tags → 1 m
-    osm["source"] = "osm"
-    return osm[["segment_id", "name", "status", "function", "width_m", "source", "geometry"]]
 
 
 def synthetic_attributes(net: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:

@@ -14,9 +14,9 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from etl.admin import disjoint
+from etl.admin_boundaries import disjoint
 from etl.common import UTM, WGS84, layer, require_values
-from etl.terrain import Terrain, sample
+from etl.synthetic.terrain import Terrain, sample
 
 PARTS_PER_KM2 = 1.6
 PARTS_RANGE = (2, 10)

@@ -1,7 +1,9 @@
-"""Write the seeded demo data: ``python -m etl.demo OUTDIR [--seed N] [--preview PNG]``.
+"""The demo dataset: ``python -m etl.demo_dataset OUTDIR [--seed N] [--preview PNG]``.
 
 One load-ready file per layer, named by the layer's ``demo_file``, plus ``dem.tif`` and
-``flood_depth.tif``. The same seed gives the same files, byte for byte.
+``flood_depth.tif``: the real sources through their recipes (``etl.admin_boundaries``,
+``etl.bps_population``, ``etl.osm_roads``), the rest from the seeded generators in
+``etl.synthetic``. The same seed gives the same files, byte for byte.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl import admin, drainage, flood, reports, roadnet, roads, zoning
-from etl.common import CITY_BBOX, DEFAULT_SEED, UTM, finish, layer, rng_for, write_vector
-from etl.hydro import route
-from etl.summary import print_summary
-from etl.terrain import Terrain, build_terrain
-from etl.validate import problems
+from etl import admin_boundaries, osm_roads
+from etl.common import CITY_BBOX, UTM, finish, layer, write_vector
+from etl.conformance import problems
+from etl.demo_statistics import print_summary
+from etl.synthetic import drainage, flood, reports, road_condition, roadnet, zoning
+from etl.synthetic.hydro import route
+from etl.synthetic.seeds import DEFAULT_SEED, rng_for
+from etl.synthetic.terrain import Terrain, build_terrain
 
 DRAIN_MIN_M = 20.0  # channel pieces shorter than this after clipping are dropped
 
@@ -39,9 +43,9 @@ class Demo:
 def generate(outdir: Path, seed: int = DEFAULT_SEED) -> Demo:
     """Generate every layer into ``outdir``."""
     outdir.mkdir(parents=True, exist_ok=True)
-    kec, kel = admin.read_kecamatan(), admin.read_kelurahan()
+    kec, kel = admin_boundaries.read_kecamatan(), admin_boundaries.read_kelurahan()
     # Synthetic layers are clipped to the outline cut to the published (rounded) bbox.
-    city = admin.read_city().union_all().intersection(shapely.box(*CITY_BBOX))
+    city = admin_boundaries.read_city().union_all().intersection(shapely.box(*CITY_BBOX))
     kec_utm, kel_utm = kec.to_crs(UTM), kel.to_crs(UTM)
     city_utm = gpd.GeoSeries([city], crs=kec.crs).to_crs(UTM).iloc[0]
 
@@ -88,24 +92,25 @@ def generate(outdir: Path, seed: int = DEFAULT_SEED) -> Demo:
 
 def _roads(kec, kel_utm, kec_utm, city, terrain, depth, seed: int) -> gpd.GeoDataFrame:
     """OSM ways plus the synthetic network outside the OSM cells, all with condition."""
-    osm = roads.read_osm()
+    osm = osm_roads.read_osm()
     # A 5 m margin (in degrees) keeps synthetic roads off the cells' edges after rounding.
-    allowed = city.difference(roadnet.osm_cells().buffer(0.00005))
+    allowed = city.difference(osm_roads.osm_cells().buffer(0.00005))
     allowed_utm = gpd.GeoSeries([allowed], crs=kec.crs).to_crs(UTM).iloc[0]
     density = dict(zip(kec["kode_kec"], kec["penduduk_total"] / kec["luas_km2"], strict=True))
     net = roadnet.build_network(
         kel_utm, kec_utm, density, terrain, allowed_utm, rng_for(seed, "roadnet")
     )
     net = finish(net, "line", clip=allowed, min_size=roadnet.SEGMENT_M[0])
-    net = roads.synthetic_attributes(net, rng_for(seed, "roads-synthetic"))
+    net = road_condition.synthetic_attributes(net, rng_for(seed, "roads-synthetic"))
     both = pd.concat([osm, net], ignore_index=True)
     both = gpd.GeoDataFrame(both, geometry="geometry", crs=osm.crs)
-    return roads.condition_attributes(both, terrain, depth, rng_for(seed, "road-condition"))
+    rng = rng_for(seed, "road-condition")
+    return road_condition.condition_attributes(both, terrain, depth, rng)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m etl.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m etl.demo_dataset", description=__doc__)
     parser.add_argument("outdir", type=Path, help="folder to write the files into")
     parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.quiet:
         print_summary(demo.layers, demo.terrain)
     if args.preview:
-        from etl.preview import draw
+        from etl.demo_overview import draw
 
         draw(demo, args.preview)
         print(f"preview: {args.preview}")

@@ -1,35 +1,29 @@
-"""The real administrative layers: kecamatan (with BPS 2025 population) and kelurahan.
+"""Kemendagri boundaries → ``admin_kecamatan`` (with BPS population) and ``admin_kelurahan``.
 
-Boundaries: cahyadsn/wilayah_boundaries (MIT, © 2024 Cahya DSN), Kemendagri codes;
-population: BPS Kota Semarang 2025. See data/real/PROVENANCE.md.
+Source: cahyadsn/wilayah_boundaries (MIT, © 2024 Cahya DSN), Kemendagri codes; the
+kecamatan and the city outline are dissolved from the kelurahan. See
+data/real/PROVENANCE.md.
 """
 
 from __future__ import annotations
 
 import geopandas as gpd
-import pandas as pd
 import shapely
 
-from etl.common import real_dir
+from etl.bps_population import COLUMNS, with_population
+from etl.real_data import real_dir
 
 KEC_FILE = "admin_cahyadsn/semarang_kecamatan.geojson"
 KEL_FILE = "admin_cahyadsn/semarang_kelurahan.geojson"
 CITY_FILE = "admin_cahyadsn/semarang_kota.geojson"
-POP_FILE = "population_bps/semarang_penduduk_kecamatan_2025.csv"
 SOURCE = "kemendagri"
 
 
 def read_kecamatan() -> gpd.GeoDataFrame:
-    """The 16 kecamatan joined with BPS population; ``tahun`` maps to tahun_penduduk."""
-    kec = gpd.read_file(real_dir() / KEC_FILE)
-    pop = pd.read_csv(real_dir() / POP_FILE, dtype={"kode_kec": str})
-    cols = ["kode_kec", "penduduk_total", "penduduk_laki_laki", "penduduk_perempuan", "tahun"]
-    out = kec.merge(pop[cols], on="kode_kec", how="left", validate="one_to_one")
-    missing = out["penduduk_total"].isna()
-    if missing.any():
-        raise ValueError(f"no BPS population for {out.loc[missing, 'nama_kec'].tolist()}")
+    """The 16 kecamatan joined with BPS population (``bps_population``)."""
+    out = with_population(gpd.read_file(real_dir() / KEC_FILE))
     out["source"] = SOURCE
-    keep = ["kode_kec", "nama_kec", "luas_km2", "jumlah_kel", *cols[1:], "source", "geometry"]
+    keep = ["kode_kec", "nama_kec", "luas_km2", "jumlah_kel", *COLUMNS, "source", "geometry"]
     return out[keep].sort_values("kode_kec").reset_index(drop=True)
 
 

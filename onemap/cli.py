@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from onemap.core import extensions
 from onemap.core.errors import UserError
-from onemap.reports.cli import reports_app, users_app
 
 app = typer.Typer(
     pretty_exceptions_show_locals=False,
@@ -20,8 +20,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(reports_app, name="reports")  # citizen reports (onemap/reports/cli.py)
-app.add_typer(users_app, name="users")
+for feature in extensions.features():  # e.g. `onemap reports …`, `onemap users …`
+    for name, sub_app in feature.cli().items():
+        app.add_typer(sub_app, name=name)
 out = Console()
 err = Console(stderr=True)
 

@@ -72,7 +72,6 @@ def test_no_module_import_cycles() -> None:
     assert _cycle(_imports()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: serve <-> reports")
 def test_no_package_import_cycles() -> None:
     packages: dict[str, set[str]] = {}
     for module, deps in _imports().items():
@@ -83,7 +82,6 @@ def test_no_package_import_cycles() -> None:
     assert _cycle(packages) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: no registry yet")
 def test_core_reaches_features_only_through_the_registry() -> None:
     offenders = sorted(
         f"{module} imports {dep}"

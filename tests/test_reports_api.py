@@ -354,12 +354,12 @@ def test_coarse_location_option_snaps_the_public_point(live) -> None:
     from onemap.core.city import get_city
     from onemap.core.layers import get_layer
     from onemap.reports.intake import public_geometry
+    from onemap.reports.private import KEY, private_of
 
     _, settings = live
     layer = get_layer("reports")
-    coarse = layer.model_copy(
-        update={"private": layer.private.model_copy(update={"location_grid_m": 100.0})}
-    )
+    coarse_private = private_of(layer).model_copy(update={"location_grid_m": 100.0})
+    coarse = layer.model_copy(update={"blocks": {**layer.blocks, KEY: coarse_private}})
     utm = get_city().metric_crs
     with psycopg.connect(role_conninfo("reader", settings)) as conn:
         for geometry, grid in ((public_geometry(layer), 0), (public_geometry(coarse), 100)):

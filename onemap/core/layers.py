@@ -9,18 +9,20 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from onemap.core.extensions import LayerBlock, layer_blocks
 from onemap.core.settings import project_root
 from onemap.core.yamlfile import read_yaml
 
@@ -184,25 +186,6 @@ class Coverage(_Strict):
     demo_file: str | None = None
 
 
-class Private(_Strict):
-    """Personal data a layer stores but never publishes, and who may see it.
-
-    The fields live in ``onemap_private.<layer id>`` (same key), a schema the read-only
-    role has no privilege on, so no public collection, tile, download or map can
-    contain them: everything that iterates ``Layer.fields`` never sees them. Staff read
-    them through the authenticated ``staff_collection`` (a view joining both tables).
-    ``location_grid_m`` > 0 publishes the geometry snapped to that grid (metres) and
-    keeps the exact one private; ``scope_field`` limits an operator to the rows whose
-    value of that field is the operator's (e.g. their office).
-    """
-
-    description: str
-    fields: tuple[LayerField, ...] = Field(min_length=1)
-    staff_collection: str = Field(pattern=_IDENT)
-    scope_field: str | None = None
-    location_grid_m: float = Field(default=0.0, ge=0)
-
-
 class Layer(_Strict):
     """A layer: the single source of truth for its table, validation, API and maps."""
 
@@ -233,7 +216,9 @@ class Layer(_Strict):
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
     raster: RasterClasses | None = None
-    private: Private | None = None
+    # The layer-file blocks features own (e.g. reports' `private:`), by key, each validated
+    # by its feature's model (onemap.core.extensions); written at the top level of the file.
+    blocks: dict[str, SerializeAsAny[LayerBlock]] = Field(default_factory=dict)
     # "module:function" loading demo_file instead of `onemap load` (fn(layer, path, settings)
     # -> rows): a layer whose rows arrive through its own intake loads its demo that way.
     demo_loader: str | None = Field(default=None, pattern=r"^[a-z_][\w.]*:[a-z_]\w*$")
@@ -255,20 +240,36 @@ class Layer(_Strict):
             self._check_raster(names)
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _feature_blocks(cls, data: Any) -> Any:
+        """Move the keys features own into ``blocks``, validated by their models."""
+        if not isinstance(data, dict):
+            return data
+        owned = layer_blocks()
+        if not owned.keys() & data.keys():
+            return data
+        blocks = dict(data.get("blocks") or {})
+        for key, model in owned.items():
+            if key not in data:
+                continue
+            try:
+                blocks[key] = model.model_validate(data[key])
+            except ValidationError as exc:  # the file's own path to each problem
+                raise ValidationError.from_exception_data(
+                    cls.__name__,
+                    [
+                        {"type": e["type"], "loc": (key, *e["loc"]), "input": e["input"]}
+                        | ({"ctx": e["ctx"]} if "ctx" in e else {})
+                        for e in exc.errors()
+                    ],
+                ) from None
+        return {**{k: v for k, v in data.items() if k not in owned}, "blocks": blocks}
+
     @model_validator(mode="after")
-    def _private_apart(self) -> Layer:
-        if self.private is None:
-            return self
-        names = {f.name for f in self.fields}
-        hidden = [f.name for f in self.private.fields]
-        clash = (names | {self.id}) & set(hidden) or len(set(hidden)) != len(hidden)
-        if clash:
-            raise ValueError(f"private fields {hidden} repeat a field name or each other")
-        scope = self.private.scope_field
-        if scope is not None and scope not in names:
-            raise ValueError(f"private.scope_field '{scope}' is not a declared (public) field")
-        if self.private.staff_collection == self.id:
-            raise ValueError("private.staff_collection must differ from the layer id")
+    def _blocks_fit(self) -> Layer:
+        for block in self.blocks.values():
+            block.check(self)
         return self
 
     def _check_raster(self, names: list[str]) -> None:
@@ -291,9 +292,9 @@ class Layer(_Strict):
 
     @property
     def changes_between_loads(self) -> bool:
-        """Whether rows arrive outside loads (a ``private:`` intake, e.g. citizen reports):
+        """Whether rows arrive outside loads (a feature's intake, e.g. citizen reports):
         what is derived from a published version (counts, extents) cannot be cached."""
-        return self.private is not None
+        return any(block.rows_outside_loads for block in self.blocks.values())
 
     def field(self, name: str) -> LayerField:
         """The declared field called ``name``."""

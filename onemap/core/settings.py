@@ -27,9 +27,6 @@ class DbSettings(BaseSettings):
     name: str = "onemap"
     owner: str = "onemap_owner"
     reader: str = "onemap_reader"
-    # Citizen reports (onemap.reports): INSERT-only intake role, staff role behind tokens.
-    intake: str = "onemap_intake"
-    staff: str = "onemap_staff"
     state_dir: Path = Field(default_factory=lambda: project_root() / ".onemap")
     pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
 

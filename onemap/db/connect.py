@@ -1,4 +1,4 @@
-"""Connection parameters for the two roles, and the secrets that go with them.
+"""Connection parameters for the roles, and the secrets that go with them.
 
 Passwords are generated on first ``db up`` into ``<state_dir>/secrets.env`` (mode 600,
 gitignored) and exported to pygeoapi through the environment: no password is ever
@@ -14,15 +14,17 @@ from pathlib import Path
 
 import psycopg
 
+from onemap.core import extensions
 from onemap.core.errors import UserError
 from onemap.core.settings import DbSettings
 
-SECRET_KEYS = (
-    "ONEMAP_OWNER_PASSWORD",
-    "ONEMAP_READER_PASSWORD",
-    "ONEMAP_INTAKE_PASSWORD",  # citizen reports: INSERT-only intake role
-    "ONEMAP_STAFF_PASSWORD",  # citizen reports: staff role (personal data)
-)
+OWNER_SECRET = "ONEMAP_OWNER_PASSWORD"
+READER_SECRET = "ONEMAP_READER_PASSWORD"
+
+
+def secret_keys() -> tuple[str, ...]:
+    """The passwords kept: the core's two roles', then the features' roles'."""
+    return (OWNER_SECRET, READER_SECRET, *(role.secret for role in extensions.roles()))
 
 
 def _secrets_file(settings: DbSettings) -> Path:
@@ -32,21 +34,22 @@ def _secrets_file(settings: DbSettings) -> Path:
 def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
     """The role passwords: environment first, then the secrets file (created on demand)."""
     path = _secrets_file(settings)
+    keys = secret_keys()
     values: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             key, _, value = line.partition("=")
-            if key in SECRET_KEYS:
+            if key in keys:
                 values[key] = value.strip()
-    for key in SECRET_KEYS:
+    for key in keys:
         if os.environ.get(key):
             values[key] = os.environ[key]
-    missing = [k for k in SECRET_KEYS if k not in values]
+    missing = [k for k in keys if k not in values]
     if missing and create:
         for key in missing:
             values[key] = secrets.token_urlsafe(24)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{k}={values[k]}\n" for k in SECRET_KEYS))
+        path.write_text("".join(f"{k}={values[k]}\n" for k in keys))
         path.chmod(0o600)
     elif missing:
         raise UserError(f"no database credentials in {path}: run 'onemap db up' first")
@@ -63,7 +66,7 @@ def owner_conninfo(settings: DbSettings | None = None) -> str:
     settings = settings or DbSettings()
     if is_external():
         return os.environ.get("DATABASE_URL", "")
-    pw = read_secrets(settings)["ONEMAP_OWNER_PASSWORD"]
+    pw = read_secrets(settings)[OWNER_SECRET]
     return psycopg.conninfo.make_conninfo(
         host=settings.host,
         port=settings.port,
@@ -83,23 +86,36 @@ def reader_conninfo(settings: DbSettings | None = None) -> str:
 
 def reader_params(settings: DbSettings) -> dict[str, str | int]:
     """The reader's host, port, database, user and password, as pygeoapi needs them."""
-    pw = read_secrets(settings)["ONEMAP_READER_PASSWORD"]
+    return role_params(settings.reader, READER_SECRET, settings)
+
+
+def role_params(user: str, secret: str, settings: DbSettings) -> dict[str, str | int]:
+    """Host, port, database, user and password of a login role whose password is ``secret``."""
+    pw = read_secrets(settings)[secret]
     if is_external():
         base = psycopg.conninfo.conninfo_to_dict(os.environ.get("DATABASE_URL", ""))
         return {
             "host": str(base.get("host") or os.environ.get("PGHOST", "127.0.0.1")),
             "port": int(base.get("port") or os.environ.get("PGPORT", 5432)),
             "dbname": str(base.get("dbname") or os.environ.get("PGDATABASE", settings.name)),
-            "user": settings.reader,
+            "user": user,
             "password": pw,
         }
     return {
         "host": settings.host,
         "port": settings.port,
         "dbname": settings.name,
-        "user": settings.reader,
+        "user": user,
         "password": pw,
     }
+
+
+def role_conninfo(
+    user: str, secret: str, settings: DbSettings | None = None, application_name: str = "onemap"
+) -> str:
+    """libpq conninfo for a login role whose password is the secret ``secret``."""
+    params = role_params(user, secret, settings or DbSettings())
+    return psycopg.conninfo.make_conninfo(**params, application_name=application_name)
 
 
 def connect_owner(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Date,
     DateTime,
     Double,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -26,13 +25,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
+from onemap.core import extensions
 from onemap.core.layers import Layer, LayerField
 
 DATA_SCHEMA = "onemap"
 META_SCHEMA = "onemap_meta"
 STAGE_SCHEMA = "onemap_stage"
 HIST_SCHEMA = "onemap_hist"
-# Personal data of layers with a `private:` block; the read-only role has no access.
+# Personal data features keep beside a layer (reports' `private:`); the reader has no access.
 PRIVATE_SCHEMA = "onemap_private"
 
 SQL_TYPES = {
@@ -52,7 +52,8 @@ def _literal_sql(value: object) -> str:
     )
 
 
-def _checks(layer: Layer, f: LayerField) -> list[CheckConstraint]:
+def field_checks(layer: Layer, f: LayerField) -> list[CheckConstraint]:
+    """CHECK constraints from a field's allowed values, range and pattern."""
     col = f'"{f.name}"'
     out = []
     if f.values:
@@ -71,7 +72,8 @@ def _checks(layer: Layer, f: LayerField) -> list[CheckConstraint]:
     return out
 
 
-def _comment(f: LayerField) -> str:
+def field_comment(f: LayerField) -> str:
+    """``COMMENT ON`` text of a field's column: label, description, unit, values."""
     text = f"{f.label_en or f.label}: {f.description}"
     if f.unit:
         text += f" [{f.unit}]"
@@ -90,7 +92,7 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
             SQL_TYPES[f.type],
             primary_key=f.name == layer.primary_key,
             nullable=not (f.required or f.name == layer.primary_key),
-            comment=_comment(f),
+            comment=field_comment(f),
         )
         for f in layer.fields
     ]
@@ -114,7 +116,7 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
             comment=f"{layer.geometry.type}, EPSG:{layer.geometry.srid}",
         ),
     ]
-    checks = [c for f in layer.fields for c in _checks(layer, f)]
+    checks = [c for f in layer.fields for c in field_checks(layer, f)]
     checks.append(CheckConstraint("ST_IsValid(geom)", name=f"{layer.id}_geom_valid"))
     checks.append(CheckConstraint("NOT ST_IsEmpty(geom)", name=f"{layer.id}_geom_not_empty"))
     table = Table(
@@ -148,9 +150,7 @@ def history_table(layer: Layer, metadata: MetaData) -> Table:
     columns += [
         Column("valid_from", BigInteger, comment="Run that published this row version"),
         Column("geom", live.c.geom.type, nullable=True, comment=live.c.geom.comment),
-        Column(
-            "valid_to", BigInteger, nullable=False, comment="Run that superseded this version"
-        ),
+        Column("valid_to", BigInteger, nullable=False, comment="Run that superseded this version"),
     ]
     return Table(
         layer.id,
@@ -161,51 +161,12 @@ def history_table(layer: Layer, metadata: MetaData) -> Table:
     )
 
 
-def private_table(layer: Layer, metadata: MetaData) -> Table | None:
-    """The personal data of a layer (``onemap_private.<layer>``), or None without any.
-
-    Keyed like the layer (and deleted with its row); ``geom`` holds the exact geometry
-    when the published one is coarsened (``private.location_grid_m``).
-    """
-    if layer.private is None:
-        return None
-    pk = layer.pk
-    columns = [
-        Column(
-            pk.name,
-            SQL_TYPES[pk.type],
-            ForeignKey(f"{DATA_SCHEMA}.{layer.id}.{pk.name}", ondelete="CASCADE"),
-            primary_key=True,
-            comment=_comment(pk),
-        ),
-        *[
-            Column(f.name, SQL_TYPES[f.type], nullable=not f.required, comment=_comment(f))
-            for f in layer.private.fields
-        ],
-        Column(
-            "geom",
-            Geometry(layer.geometry.type, srid=layer.geometry.srid, spatial_index=False),
-            nullable=True,
-            comment="Exact geometry when the published one is coarsened",
-        ),
-    ]
-    checks = [c for f in layer.private.fields for c in _checks(layer, f)]
-    return Table(
-        layer.id,
-        metadata,
-        *columns,
-        *checks,
-        schema=PRIVATE_SCHEMA,
-        comment=f"Personal data of {DATA_SCHEMA}.{layer.id}, never published. "
-        f"{layer.private.description}",
-    )
-
-
 def build_metadata(layers: dict[str, Layer]) -> MetaData:
-    """A MetaData holding every layer table and its history table."""
+    """A MetaData holding every layer table, its history table and the features' tables."""
     metadata = MetaData()
     for layer in layers.values():
         layer_table(layer, metadata)
         history_table(layer, metadata)
-        private_table(layer, metadata)
+        for feature in extensions.features():  # e.g. reports' private table
+            feature.tables(layer, metadata)
     return metadata

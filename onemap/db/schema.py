@@ -11,12 +11,13 @@ from psycopg import sql
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Engine
 
+from onemap.core import extensions
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import DbSettings
 from onemap.db import cluster as pgcluster
-from onemap.db.connect import is_external, owner_conninfo, read_secrets
+from onemap.db.connect import OWNER_SECRET, READER_SECRET, is_external, owner_conninfo, read_secrets
 from onemap.db.models import (
     DATA_SCHEMA,
     HIST_SCHEMA,
@@ -49,15 +50,19 @@ def _ensure_role(cur: psycopg.Cursor, name: str, password: str) -> None:
     )
 
 
+def _ensure_feature_roles(cur: psycopg.Cursor, passwords: dict[str, str]) -> None:
+    for role in extensions.roles():  # e.g. the reports' intake and staff roles
+        _ensure_role(cur, role.name, passwords[role.secret])
+
+
 def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
     """As superuser: roles, database, extension, schemas, grants."""
     pw = read_secrets(settings, create=True)
     su = cl.superuser_conninfo()
     with psycopg.connect(**su, autocommit=True) as conn, conn.cursor() as cur:
-        _ensure_role(cur, settings.owner, pw["ONEMAP_OWNER_PASSWORD"])
-        _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
-        _ensure_role(cur, settings.intake, pw["ONEMAP_INTAKE_PASSWORD"])  # onemap.reports
-        _ensure_role(cur, settings.staff, pw["ONEMAP_STAFF_PASSWORD"])  # onemap.reports
+        _ensure_role(cur, settings.owner, pw[OWNER_SECRET])
+        _ensure_role(cur, settings.reader, pw[READER_SECRET])
+        _ensure_feature_roles(cur, pw)
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.name,))
         if not cur.fetchone():
             cur.execute(
@@ -90,7 +95,7 @@ def ensure_srids(conn: psycopg.Connection) -> None:
 
 def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
     owner, reader = sql.Identifier(settings.owner), sql.Identifier(settings.reader)
-    # PRIVATE_SCHEMA: personal data (layers with `private:`); the reader gets nothing there.
+    # PRIVATE_SCHEMA: personal data features keep (reports' `private:`); the reader gets nothing.
     for schema in (DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, PRIVATE_SCHEMA, HIST_SCHEMA):
         conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
@@ -108,9 +113,7 @@ def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
     for schema in (DATA_SCHEMA, HIST_SCHEMA):
         data = sql.Identifier(schema)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(data, reader))
-        conn.execute(
-            sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader)
-        )
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader))
         conn.execute(
             sql.SQL(
                 "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT ON TABLES TO {}"
@@ -126,9 +129,8 @@ def _bootstrap_external(settings: DbSettings) -> None:
             conn.execute(dict(sql_files())["000_extensions.sql"])
             ensure_srids(conn)
             with conn.cursor() as cur:
-                _ensure_role(cur, settings.reader, pw["ONEMAP_READER_PASSWORD"])
-                _ensure_role(cur, settings.intake, pw["ONEMAP_INTAKE_PASSWORD"])
-                _ensure_role(cur, settings.staff, pw["ONEMAP_STAFF_PASSWORD"])
+                _ensure_role(cur, settings.reader, pw[READER_SECRET])
+                _ensure_feature_roles(cur, pw)
             user = conn.execute("SELECT current_user").fetchone()[0]
             _schemas_and_grants(conn, settings.model_copy(update={"owner": user}))
         except psycopg.Error as exc:
@@ -172,14 +174,13 @@ def rebuild_table(layer: Layer, conninfo: str) -> None:
                 sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, layer.id))
             )
     ensure_tables({layer.id: layer}, conninfo)
-    _ensure_reports(conninfo, DbSettings())
+    ensure_features(conninfo, DbSettings())
 
 
-def _ensure_reports(conninfo: str, settings: DbSettings) -> None:
-    """Citizen reports' functions, views and role grants (onemap.reports; no-op without)."""
-    from onemap.reports.db import ensure
-
-    ensure(conninfo, settings)
+def ensure_features(conninfo: str, settings: DbSettings) -> None:
+    """The features' functions, views and grants, after the layer tables they build on."""
+    for feature in extensions.features():
+        feature.ensure_db(conninfo, settings)
 
 
 def up(settings: DbSettings | None = None) -> str:
@@ -193,5 +194,5 @@ def up(settings: DbSettings | None = None) -> str:
         _bootstrap_cluster(settings, cl)
         where = f"project cluster {cl.data_dir} on 127.0.0.1:{settings.port}"
     ensure_tables(load_layers(), owner_conninfo(settings))
-    _ensure_reports(owner_conninfo(settings), settings)
+    ensure_features(owner_conninfo(settings), settings)
     return f"database '{settings.name}' ready ({where})"

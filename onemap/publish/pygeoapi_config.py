@@ -13,11 +13,12 @@ from typing import Any
 
 import yaml
 
+from onemap.core import extensions
 from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
+from onemap.db.models import DATA_SCHEMA
 from onemap.load.coverage_files import published_path
 from onemap.publish.styles import style_links
 from onemap.serve.contract import LIMITS, config_path
@@ -41,10 +42,6 @@ SESSION = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=
 POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True, "options": SESSION}
 # The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
 SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
-# Collections with personal data (layers with a `private:` block): read as the staff role
-# from onemap_private, hidden from /collections and /openapi, every request behind a staff
-# token (onemap/reports/api.py); the provider itself refuses to answer without one.
-STAFF_PROVIDER = "onemap.reports.provider.StaffProvider"
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
@@ -108,33 +105,11 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def staff_resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
-    """The hidden staff collection of a layer with personal data (``private:``)."""
-    assert layer.private is not None
-    public = resource(layer, extents)
-    feature = dict(public["providers"][0])
-    feature["name"] = STAFF_PROVIDER
-    feature["table"] = layer.private.staff_collection  # view: public + private columns
-    feature["data"] = {
-        **feature["data"],
-        "user": "${ONEMAP_DB_STAFF:-onemap_staff}",
-        "password": "${ONEMAP_STAFF_PASSWORD}",
-        "search_path": [PRIVATE_SCHEMA, DATA_SCHEMA, "public"],
-    }
-    return {
-        **public,
-        "title": {"en": f"{layer.title_en} (staff)", "id": f"{layer.title} (staf)"},
-        "description": f"{layer.description} STAFF ONLY: {layer.private.description}",
-        "visibility": "hidden",
-        "links": [],
-        "providers": [feature],
-    }
-
-
 def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
     """The whole pygeoapi configuration as a dict."""
     city = get_city()
     layers = load_layers()
+    public = {lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()}
     return {
         "server": {
             "bind": {"host": "127.0.0.1", "port": 5000},
@@ -179,14 +154,13 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
             },
         },
         "resources": {
+            **public,
+            # Collections features derive from a layer's (e.g. the reports' staff collection)
             **{
-                lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()
-            },
-            # Staff collections (personal data, behind tokens): onemap/reports
-            **{
-                layer.private.staff_collection: staff_resource(layer, data_extents(layer, settings))
-                for layer in layers.values()
-                if layer.private
+                cid: collection
+                for feature in extensions.features()
+                for lid, layer in layers.items()
+                for cid, collection in feature.collections(layer, public[lid]).items()
             },
             # OGC API Coverages: rasters published beside layers (onemap/serve/coverages.py)
             **{

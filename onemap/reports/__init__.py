@@ -5,6 +5,11 @@ staff tokens and status changes (``auth``, ``staff``), routing and working-day S
 (``config``, ``sla``), the monthly evaluation (``evaluation``, ``process``) and imports
 (``importer``). Personal data never reaches the public collection: it lives in
 ``onemap_private``, which the read-only role cannot read (see docs/reports.md).
+
+A feature, not part of the core: it plugs in through ``feature`` (hooks, registered in
+``onemap.core.extensions``) and the layer file's ``private:`` block (``private``).
 """
 
 LAYER_ID = "reports"
+# Monthly service-standard evaluation per office, over OGC API Processes (``process``).
+EVALUATION_PROCESS = "reports-evaluation"

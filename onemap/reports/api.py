@@ -22,6 +22,7 @@ after-request hooks in reverse order of registration).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import ipaddress
 import json
@@ -41,9 +42,11 @@ from onemap.db.connect import read_secrets
 from onemap.reports import LAYER_ID, staff
 from onemap.reports.auth import Staff, authenticate
 from onemap.reports.config import load_config
-from onemap.reports.db import RoleConnection
+from onemap.reports.db import INTAKE_SECRET, role_conninfo
 from onemap.reports.intake import allow, client_key, public_feature, store
+from onemap.reports.private import private_of
 from onemap.reports.validate import Invalid, feature, parse_json, too_large
+from onemap.serve.connections import RoleConnection
 
 LOG = logging.getLogger(__name__)
 COLLECTION = re.compile(r"^/collections/(?P<cid>[^/]+)(?P<rest>/.*)?$")
@@ -51,7 +54,10 @@ ITEM = re.compile(r"^/items/(?P<item>[^/]+)$")
 JSON_TYPES = ("application/geo+json", "application/json", "application/merge-patch+json")
 SEARCH_TYPE = "application/query-cql-json"  # pygeoapi's POST search, left to pygeoapi
 GEOJSON = "application/geo+json"
-CONNECTIONS = {role: RoleConnection(role) for role in ("intake", "staff", "reader")}
+CONNECTIONS = {
+    role: RoleConnection(functools.partial(role_conninfo, role))
+    for role in ("intake", "staff", "reader")
+}
 
 
 @cache
@@ -61,7 +67,7 @@ def _layer() -> Layer:
 
 @cache
 def _secret() -> str:
-    return read_secrets(DbSettings())["ONEMAP_INTAKE_PASSWORD"]
+    return read_secrets(DbSettings())[INTAKE_SECRET]
 
 
 def _conn(role: str) -> psycopg.Connection:
@@ -197,7 +203,7 @@ def _public_gate(rest: str) -> Response | None:
     if ITEM.match(rest) and request.method in ("PUT", "PATCH", "DELETE"):
         if authenticate(_conn("staff"), request.headers.get("Authorization")) is None:
             return _unauthorized("reports are changed by staff only")
-        staff_id = _layer().private.staff_collection
+        staff_id = private_of(_layer()).staff_collection
         return _error(
             HTTPStatus.METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -217,7 +223,8 @@ def gate() -> Response | None:
         return None
     layer = _layer()
     try:
-        if layer.private and cid == layer.private.staff_collection:
+        private = private_of(layer)
+        if private and cid == private.staff_collection:
             return _staff_gate(rest)
         if cid == layer.id:
             return _public_gate(rest)

@@ -1,4 +1,4 @@
-"""Database side of citizen reports: role connections, schema objects, grants.
+"""Database side of citizen reports: roles, the private table, schema objects, grants.
 
 Three roles touch the reports, each with the least it needs (granted in ``ensure``):
 
@@ -14,29 +14,44 @@ Three roles touch the reports, each with the least it needs (granted in ``ensure
 
 from __future__ import annotations
 
-import threading
 from importlib import resources
 
 import psycopg
+from geoalchemy2 import Geometry
 from psycopg import sql
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import Column, ForeignKey, MetaData, Table
 
+from onemap.core.extensions import Role
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import DbSettings
-from onemap.db.connect import is_external, read_secrets
-from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
+from onemap.db import connect
+from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA, SQL_TYPES, field_checks, field_comment
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
+from onemap.reports.private import private_of
 
-PASSWORD_KEYS = {
-    "reader": "ONEMAP_READER_PASSWORD",
-    "intake": "ONEMAP_INTAKE_PASSWORD",
-    "staff": "ONEMAP_STAFF_PASSWORD",
-    "owner": "ONEMAP_OWNER_PASSWORD",
-}
+INTAKE_SECRET = "ONEMAP_INTAKE_PASSWORD"
+STAFF_SECRET = "ONEMAP_STAFF_PASSWORD"
 # Columns of onemap.reports only staff change (the intake role may not set them).
 STAFF_COLUMNS = ("status", "updated_at", "closed_at")
 STAFF_UPDATABLE = ("status", "office", "category", "updated_at", "closed_at")
-SQL_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
+LOCATE_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
+
+
+class RoleNames(BaseSettings):
+    """The reports' login roles: INSERT-only intake, staff behind tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_DB_")
+
+    intake: str = "onemap_intake"
+    staff: str = "onemap_staff"
+
+
+def roles() -> tuple[Role, ...]:
+    """The roles onemap db up creates for the reports (onemap.core.extensions)."""
+    names = RoleNames()
+    return Role(names.intake, INTAKE_SECRET), Role(names.staff, STAFF_SECRET)
 
 
 def sql_text(name: str) -> str:
@@ -52,66 +67,69 @@ def private_name(layer: Layer, name: str | None = None) -> sql.Identifier:
 def role_conninfo(role: str, settings: DbSettings | None = None) -> str:
     """libpq conninfo for one of the roles: reader, intake, staff or owner."""
     settings = settings or DbSettings()
-    password = read_secrets(settings)[PASSWORD_KEYS[role]]
-    user = getattr(settings, role)
-    if is_external():
-        from onemap.db.connect import reader_params
-
-        base = reader_params(settings)
-        return psycopg.conninfo.make_conninfo(
-            **{**base, "user": user, "password": password}, application_name=f"onemap-{role}"
-        )
-    return psycopg.conninfo.make_conninfo(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.name,
-        user=user,
-        password=password,
-        application_name=f"onemap-{role}",
-    )
+    names = RoleNames()
+    user, secret = {
+        "reader": (settings.reader, connect.READER_SECRET),
+        "owner": (settings.owner, connect.OWNER_SECRET),
+        "intake": (names.intake, INTAKE_SECRET),
+        "staff": (names.staff, STAFF_SECRET),
+    }[role]
+    return connect.role_conninfo(user, secret, settings, application_name=f"onemap-{role}")
 
 
-class RoleConnection:
-    """One lazily opened autocommit connection per role and process (gunicorn workers).
+def private_table(layer: Layer, metadata: MetaData) -> Table | None:
+    """The personal data of a layer (``onemap_private.<layer>``), or None without any.
 
-    A sync worker serves one request at a time; the lock makes threaded use safe too.
-    Callers open transactions with ``conn.transaction()``. A broken connection is
-    replaced on the next ``get``.
+    Keyed like the layer (and deleted with its row); ``geom`` holds the exact geometry
+    when the published one is coarsened (``private.location_grid_m``). Created and
+    checked with the layer tables (``onemap.db.schema``, through the feature's ``tables``).
     """
-
-    def __init__(self, role: str, settings: DbSettings | None = None):
-        self.role = role
-        self.settings = settings
-        self.lock = threading.RLock()
-        self._conn: psycopg.Connection | None = None
-
-    def get(self) -> psycopg.Connection:
-        """A live connection (opened or reopened on demand)."""
-        with self.lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(
-                    role_conninfo(self.role, self.settings), autocommit=True, connect_timeout=10
-                )
-            return self._conn
-
-    def close(self) -> None:
-        """Close the connection if open."""
-        with self.lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    private = private_of(layer)
+    if private is None:
+        return None
+    pk = layer.pk
+    columns = [
+        Column(
+            pk.name,
+            SQL_TYPES[pk.type],
+            ForeignKey(f"{DATA_SCHEMA}.{layer.id}.{pk.name}", ondelete="CASCADE"),
+            primary_key=True,
+            comment=field_comment(pk),
+        ),
+        *[
+            Column(f.name, SQL_TYPES[f.type], nullable=not f.required, comment=field_comment(f))
+            for f in private.fields
+        ],
+        Column(
+            "geom",
+            Geometry(layer.geometry.type, srid=layer.geometry.srid, spatial_index=False),
+            nullable=True,
+            comment="Exact geometry when the published one is coarsened",
+        ),
+    ]
+    checks = [c for f in private.fields for c in field_checks(layer, f)]
+    return Table(
+        layer.id,
+        metadata,
+        *columns,
+        *checks,
+        schema=PRIVATE_SCHEMA,
+        comment=f"Personal data of {DATA_SCHEMA}.{layer.id}, never published. "
+        f"{private.description}",
+    )
 
 
 def staff_view(layer: Layer) -> sql.Composed:
     """``CREATE VIEW`` of the staff collection: public columns, personal data, exact geometry."""
-    assert layer.private is not None
+    private = private_of(layer)
+    assert private is not None
     cols = [sql.Identifier("p", f.name) for f in layer.fields]
-    cols += [sql.Identifier("x", f.name) for f in layer.private.fields]
+    cols += [sql.Identifier("x", f.name) for f in private.fields]
     cols.append(sql.Identifier("p", "source"))
     geom = sql.SQL("COALESCE(x.geom, p.geom)::geometry({}, {}) AS geom").format(
         sql.SQL(layer.geometry.type), sql.Literal(layer.geometry.srid)
     )
-    view = private_name(layer, layer.private.staff_collection)
+    view = private_name(layer, private.staff_collection)
     return sql.SQL(
         "DROP VIEW IF EXISTS {view}; CREATE VIEW {view} AS SELECT {cols}, {geom} "
         "FROM {public} p LEFT JOIN {private} x USING ({pk}); COMMENT ON VIEW {view} IS {note}"
@@ -142,7 +160,7 @@ def locate_functions(layer: Layer) -> sql.Composed:
                 alias=alias,
             )
         )
-        kind = SQL_TYPES[layer.field(lk.into).type]
+        kind = LOCATE_TYPES[layer.field(lk.into).type]
         outputs.append((lk.into, kind))
         selects.append(
             sql.SQL("{}.v::{} AS {}").format(alias, sql.SQL(kind), sql.Identifier(lk.into))
@@ -168,15 +186,15 @@ def locate_functions(layer: Layer) -> sql.Composed:
     )
 
 
-def _grants(layer: Layer, settings: DbSettings, roles: set[str]) -> list[sql.Composed]:
+def _grants(layer: Layer, names: RoleNames, roles: set[str]) -> list[sql.Composed]:
     public, private = sql.Identifier(DATA_SCHEMA, layer.id), private_name(layer)
     # public: where PostGIS lives (its USAGE is revoked from PUBLIC in onemap.db.schema)
     schemas = sql.SQL("public, {}, {}").format(
         sql.Identifier(DATA_SCHEMA), sql.Identifier(PRIVATE_SCHEMA)
     )
     out: list[sql.Composed] = []
-    intake, staff = sql.Identifier(settings.intake), sql.Identifier(settings.staff)
-    if settings.intake in roles:
+    intake, staff = sql.Identifier(names.intake), sql.Identifier(names.staff)
+    if names.intake in roles:
         cols = [f.name for f in layer.fields if f.name not in STAFF_COLUMNS] + ["source", "geom"]
         out += [
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schemas, intake),
@@ -195,12 +213,12 @@ def _grants(layer: Layer, settings: DbSettings, roles: set[str]) -> list[sql.Com
                 private_name(layer, "intake_allow"), private_name(layer, "reports_locate"), intake
             ),
         ]
-    if settings.staff in roles:
-        assert layer.private is not None
+    block = private_of(layer)
+    if names.staff in roles and block is not None:
         readable = [
             public,
             private,
-            private_name(layer, layer.private.staff_collection),
+            private_name(layer, block.staff_collection),
             private_name(layer, "reports_status"),
             private_name(layer, "staff_users"),
         ]
@@ -223,13 +241,12 @@ def ensure(conninfo: str, settings: DbSettings | None = None) -> None:
     layers = load_layers()
     if LAYER_ID not in layers:
         return
-    settings = settings or DbSettings()
     layer = layers[LAYER_ID]
     with psycopg.connect(conninfo) as conn:
         conn.execute(sql_text("010_reports.sql"))
         conn.execute(staff_view(layer))
         conn.execute(locate_functions(layer))
         roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}
-        for stmt in _grants(layer, settings, roles):
+        for stmt in _grants(layer, RoleNames(), roles):
             conn.execute(stmt)
         conn.commit()

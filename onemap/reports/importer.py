@@ -33,6 +33,7 @@ from onemap.db.models import DATA_SCHEMA
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.intake import FINAL, store
+from onemap.reports.private import private_of
 from onemap.reports.validate import Invalid, Submission, coded, point, properties
 
 # GDAL's CSV driver: a WKT column or lon/lat columns (https://gdal.org/drivers/vector/csv.html)
@@ -76,7 +77,8 @@ def read_rows(path: Path) -> gpd.GeoDataFrame:
 def column_map(layer: Layer, columns: list[str]) -> dict[str, str]:
     """Field name -> file column, by name or the layer file's ``source_names``."""
     by_norm = {normalise_token(c): c for c in columns}
-    fields = list(layer.fields) + list(layer.private.fields if layer.private else ())
+    private = private_of(layer)
+    fields = list(layer.fields) + list(private.fields if private else ())
     out = {}
     for f in fields:
         for candidate in (f.name, *f.source_names):

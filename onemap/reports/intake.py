@@ -22,6 +22,7 @@ from onemap.db.models import DATA_SCHEMA
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.db import private_name
+from onemap.reports.private import private_of
 from onemap.reports.sla import due_date
 from onemap.reports.validate import Invalid, Submission
 
@@ -52,7 +53,8 @@ def _point(srid: int) -> sql.Composed:
 
 def public_geometry(layer: Layer) -> sql.Composable:
     """The published point: as reported, or snapped to the layer's private grid."""
-    grid = layer.private.location_grid_m if layer.private else 0
+    private = private_of(layer)
+    grid = private.location_grid_m if private else 0
     if not grid:
         return _point(layer.geometry.srid)
     return sql.SQL("ST_Transform(ST_SnapToGrid(ST_Transform({}, {}), {}), {})").format(
@@ -121,7 +123,7 @@ def store(
             "sla_working_days": route.sla_working_days,
             "sla_due": due_date(reported, route.sla_working_days, config),
             **located,
-            "location_grid_m": layer.private.location_grid_m if layer.private else 0.0,
+            "location_grid_m": private.location_grid_m if (private := private_of(layer)) else 0.0,
             "source": sub.source,
         }
         if load_id is not None:  # imports are runs of onemap_meta.loads, like loads

@@ -15,8 +15,8 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
+from onemap.reports import EVALUATION_PROCESS
 from onemap.reports.evaluation import DEFINITIONS, evaluate
-from onemap.serve.processes import REPORTS_PROCESS
 
 INPUTS = ("month", "as_of")
 
@@ -26,7 +26,7 @@ def process_metadata() -> dict[str, Any]:
     city = get_city()
     return {
         "version": "1.0.0",
-        "id": REPORTS_PROCESS,
+        "id": EVALUATION_PROCESS,
         "title": {
             "en": f"{city.name}: citizen reports handled within the service standard",
             "id": f"{city.name}: evaluasi penanganan laporan warga",

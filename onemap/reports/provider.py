@@ -5,7 +5,7 @@ The PostGIS-built GeoJSON provider of the public collections, reading the staff 
 do not rely on the request hooks of ``onemap.reports.api``: without an authenticated
 staff member in the request context it answers 401 and reads nothing, and an operator
 only ever sees rows whose ``private.scope_field`` (the office) is theirs.
-Referenced by dotted path from pygeoapi.yml (``onemap.publish.pygeoapi_config.STAFF_PROVIDER``).
+Referenced by dotted path from pygeoapi.yml (``onemap.reports.collections.STAFF_PROVIDER``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import and_
 
 from onemap.core.layers import Layer, load_layers
 from onemap.reports.auth import Staff
+from onemap.reports.private import private_of
 from onemap.serve.provider import OnemapPostgreSQLProvider
 
 
@@ -31,7 +32,8 @@ class ProviderNotAuthorizedError(ProviderGenericError):
 
 def _layer_of(view: str) -> Layer:
     for layer in load_layers().values():
-        if layer.private and layer.private.staff_collection == view:
+        private = private_of(layer)
+        if private and private.staff_collection == view:
             return layer
     raise ProviderGenericError(f"no layer has the staff collection {view}")
 
@@ -41,7 +43,7 @@ class StaffProvider(OnemapPostgreSQLProvider):
 
     def __init__(self, provider_def):
         super().__init__(provider_def)
-        private = _layer_of(self.table).private
+        private = private_of(_layer_of(self.table))
         self.scope_field = private.scope_field if private else None
 
     def _who(self) -> Staff:

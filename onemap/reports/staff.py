@@ -23,6 +23,7 @@ from onemap.reports.auth import Staff
 from onemap.reports.config import load_config
 from onemap.reports.db import private_name
 from onemap.reports.intake import FINAL, feature_query
+from onemap.reports.private import private_of
 from onemap.reports.validate import Invalid, clean_text, coded
 
 ORDER = ("baru", "diverifikasi", "diteruskan", "dikerjakan", "selesai")
@@ -189,9 +190,10 @@ def delete(
 def staff_feature(conn: psycopg.Connection, report_id: str) -> dict[str, Any]:
     """The report as the staff collection shows it (with personal data)."""
     layer = get_layer(LAYER_ID)
-    assert layer.private is not None
-    names = [f.name for f in layer.fields] + [f.name for f in layer.private.fields]
-    view = private_name(layer, layer.private.staff_collection)
+    private = private_of(layer)
+    assert private is not None
+    names = [f.name for f in layer.fields] + [f.name for f in private.fields]
+    view = private_name(layer, private.staff_collection)
     row = conn.execute(feature_query(view, names, layer.primary_key), {"id": report_id}).fetchone()
     if row is None:
         raise Conflict(f"no report {report_id}", "NotFound", HTTPStatus.NOT_FOUND)

@@ -22,6 +22,7 @@ from onemap.core.city import get_city
 from onemap.core.layers import Layer, get_layer, normalise_token
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
+from onemap.reports.private import private_of
 
 # Markup and script vectors: a tag opener, an HTML comment/doctype, a javascript:/data:
 # URL, an inline event handler. "banjir < 30 cm" stays allowed.
@@ -130,7 +131,9 @@ def contact(layer: Layer, name: str, value: Any, config: ReportsConfig) -> str |
     """An optional personal field, checked against the private field's pattern."""
     if value is None or value == "":
         return None
-    field = next(f for f in layer.private.fields if f.name == name)  # type: ignore[union-attr]
+    private = private_of(layer)
+    assert private is not None
+    field = next(f for f in private.fields if f.name == name)
     text = clean_text(name, value, config.intake.name_max_chars if "name" in name else 254)
     if field.pattern and not re.fullmatch(field.pattern, text):
         raise Invalid(f"'{name}' is not a valid {field.label_en or field.label}")

@@ -118,10 +118,12 @@ def _live_extents(app: Flask) -> None:
     from pygeoapi.flask_app import api_
 
     from onemap.core.layers import load_layers
-    from onemap.reports.db import RoleConnection
+    from onemap.db.connect import reader_conninfo
+    from onemap.serve.connections import RoleConnection
     from onemap.serve.extents import METADATA_PATH, LiveExtents
 
-    live = LiveExtents(api_.config["resources"], load_layers(), RoleConnection("reader").get)
+    reader = RoleConnection(reader_conninfo)
+    live = LiveExtents(api_.config["resources"], load_layers(), reader.get)
 
     @app.before_request
     def _onemap_extents() -> None:

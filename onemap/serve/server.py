@@ -18,10 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from onemap.core import extensions
 from onemap.core.errors import UserError
 from onemap.core.settings import DbSettings, ServeSettings
 from onemap.core.yamlfile import read_yaml
-from onemap.db.connect import read_secrets, reader_params
+from onemap.db.connect import reader_params
 from onemap.load.coverage_files import coverage_dir
 from onemap.serve.contract import LIMITS, config_path
 from onemap.serve.records import write_catalogue
@@ -41,9 +42,8 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
         "ONEMAP_DB_NAME": str(params["dbname"]),
         "ONEMAP_DB_READER": str(params["user"]),
         "ONEMAP_READER_PASSWORD": str(params["password"]),
-        # the staff collection of citizen reports (pygeoapi.yml) and intake (onemap.reports)
-        "ONEMAP_DB_STAFF": db.staff,
-        "ONEMAP_STAFF_PASSWORD": read_secrets(db)["ONEMAP_STAFF_PASSWORD"],
+        # what the features' collections in pygeoapi.yml refer to (e.g. the reports' staff role)
+        **{k: v for feature in extensions.features() for k, v in feature.server_env(db).items()},
         "PYGEOAPI_CONFIG": str(config_path()),
         "PYGEOAPI_OPENAPI": str(openapi),
         "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),

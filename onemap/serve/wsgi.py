@@ -1,7 +1,9 @@
 """The WSGI app ``onemap serve`` runs: pygeoapi's Flask app plus onemap's own routes.
 
 A thin wrapper, not a fork: pygeoapi's ``APP`` is imported as it is (it reads
-``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at import) and routes are added to it.
+``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at import) and hooks and routes are added
+to it: the features' (``onemap.core.extensions``), onemap's (``onemap.serve.extras``) and
+this route:
 
 - ``/styles/<id>.sld`` and ``/styles/<id>.qml``: the generated layer styles (``styles/``,
   written by ``onemap publish``), which every collection links to. pygeoapi's own
@@ -15,11 +17,15 @@ from pathlib import Path
 from flask import Response, abort, send_from_directory
 from pygeoapi.flask_app import APP
 
-from onemap.reports import api as reports_api
+from onemap.core import extensions
 from onemap.serve import extras as api_extras
 from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
 
-reports_api.install(APP)  # citizen reports; before api_extras: its hooks run last
+# The features' hooks (e.g. citizen reports) first: Flask runs after-request hooks in
+# reverse order of registration, so theirs run after api_extras' (a staff response stays
+# private after api_extras marked item responses public).
+for feature in extensions.features():
+    feature.install_app(APP)
 api_extras.install(APP)
 
 

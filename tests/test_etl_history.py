@@ -130,6 +130,47 @@ def test_rollback_restores_a_version_and_is_a_run(scratch_settings, tmp_path) ->
         rollback(ROADS, to=999999, settings=scratch_settings)
 
 
+def test_a_rollback_refused_midway_changes_nothing_and_is_a_failed_run(
+    scratch_settings, tmp_path
+) -> None:
+    """The database refuses the version being staged (a row the layer's CHECK refuses):
+    the layer is as it was, the stage is gone, the run is recorded as failed; once the
+    history is sound again, the same rollback goes through."""
+    r1, _ = load(scratch_settings, tmp_path, road_frame(3), name="a.gpkg")
+    changed = road_frame(1, condition=["rusak_berat"])
+    load(scratch_settings, tmp_path, changed, "upsert", "b.gpkg")  # t-0 of r1 -> history
+    _, now = load(scratch_settings, tmp_path, road_frame(2), name="c.gpkg")
+    archived = sql.SQL("UPDATE ONLY onemap_hist.road_condition SET condition = %s "
+                       "WHERE valid_from = %s AND segment_id = 't-0'")  # fmt: skip
+    with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+        assert conn.execute(archived, ("bogus", r1.load_id)).rowcount == 1
+    try:
+        with pytest.raises(
+            LoadError, match=r"^the database refused the rollback \(new row .*check"
+        ):
+            rollback(ROADS, to=r1.load_id, settings=scratch_settings)
+        assert digest(scratch_settings, LIVE) == now
+        with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+            run = conn.execute(
+                "SELECT mode, source_file, status, message, restored_from, rows_loaded "
+                "FROM onemap_meta.loads WHERE layer = 'road_condition' "
+                "ORDER BY load_id DESC LIMIT 1"
+            ).fetchone()
+            staged = conn.execute(
+                "SELECT count(*) FROM pg_tables "
+                "WHERE schemaname = 'onemap_stage' AND tablename = 'road_condition'"
+            ).fetchone()[0]
+        assert run[:3] == ("rollback", f"rollback to run {r1.load_id}", "failed")
+        assert run[3].startswith("the database refused the rollback") and run[4:] == (r1.load_id, 0)
+        assert staged == 0
+    finally:
+        with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+            conn.execute(archived, ("baik", r1.load_id))
+    back = rollback(ROADS, to=r1.load_id, settings=scratch_settings)
+    assert back.rows == 3 and digest(scratch_settings, LIVE) != now
+    assert published(scratch_settings) == {f"t-{i}": ("baik", back.load_id) for i in range(3)}
+
+
 def test_replace_keeps_grants_comments_constraints_and_indexes(scratch_settings, tmp_path) -> None:
     first, _ = load(scratch_settings, tmp_path, road_frame(3), name="a.gpkg")
     load(scratch_settings, tmp_path, road_frame(4), name="b.gpkg")

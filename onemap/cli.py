@@ -217,10 +217,10 @@ def rollback_cmd(
 ) -> None:
     """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
     from onemap.core.layers import get_layer
-    from onemap.load import history
+    from onemap.load.rollback import rollback
 
     try:
-        done = history.rollback(get_layer(layer), to, notify=lambda m: err.print(m))
+        done = rollback(get_layer(layer), to, notify=lambda m: err.print(m))
     except (UserError, KeyError) as exc:
         _fail(exc)
     out.print(

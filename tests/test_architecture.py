@@ -67,7 +67,6 @@ def test_the_graph_is_read() -> None:
     assert sorted(set(_cycle({"a": {"b"}, "b": {"a"}, "c": {"a"}}))) == ["a", "b"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: load.modes <-> load.history")
 def test_no_module_import_cycles() -> None:
     assert _cycle(_imports()) == []
 

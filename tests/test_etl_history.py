@@ -19,6 +19,7 @@ from onemap.db.connect import owner_conninfo, reader_conninfo
 from onemap.db.models import layer_table
 from onemap.load import history
 from onemap.load.loader import load_layer
+from onemap.load.rollback import rollback
 from tests.test_load import road_frame
 
 ROADS = get_layer("road_condition")
@@ -111,22 +112,63 @@ def test_append_refuses_keys_already_published(scratch_settings, tmp_path) -> No
 def test_rollback_restores_a_version_and_is_a_run(scratch_settings, tmp_path) -> None:
     r1, v1 = load(scratch_settings, tmp_path, road_frame(4), name="v1.gpkg")
     r2, v2 = load(scratch_settings, tmp_path, road_frame(2), name="v2.gpkg")
-    back = history.rollback(ROADS, settings=scratch_settings)
+    back = rollback(ROADS, settings=scratch_settings)
     assert (back.restored_from, back.rows) == (r1.load_id, 4) and back.load_id > r2.load_id
     n, _ = digest(scratch_settings, LIVE)
     restored = {k: v[0] for k, v in published(scratch_settings).items()}
     assert n == 4 and restored == {f"t-{i}": "baik" for i in range(4)}
     assert {v[1] for v in published(scratch_settings).values()} == {back.load_id}
-    again = history.rollback(ROADS, to=r2.load_id, settings=scratch_settings)
+    again = rollback(ROADS, to=r2.load_id, settings=scratch_settings)
     assert digest(scratch_settings, LIVE)[0] == 2 and again.restored_from == r2.load_id
     runs = history.runs(ROADS, scratch_settings, limit=4)
     assert [r.mode for r in runs[:2]] == ["rollback", "rollback"]
     assert runs[0].current and runs[0].restored_from == r2.load_id
     assert runs[1].restored_from == r1.load_id and runs[1].status == "succeeded"
     with pytest.raises(UserError, match="is the version of 'road_condition' published now"):
-        history.rollback(ROADS, to=again.load_id, settings=scratch_settings)
+        rollback(ROADS, to=again.load_id, settings=scratch_settings)
     with pytest.raises(UserError, match=r"run 999999 did not publish a version of 'road_co"):
-        history.rollback(ROADS, to=999999, settings=scratch_settings)
+        rollback(ROADS, to=999999, settings=scratch_settings)
+
+
+def test_a_rollback_refused_midway_changes_nothing_and_is_a_failed_run(
+    scratch_settings, tmp_path
+) -> None:
+    """The database refuses the version being staged (a row the layer's CHECK refuses):
+    the layer is as it was, the stage is gone, the run is recorded as failed; once the
+    history is sound again, the same rollback goes through."""
+    r1, _ = load(scratch_settings, tmp_path, road_frame(3), name="a.gpkg")
+    changed = road_frame(1, condition=["rusak_berat"])
+    load(scratch_settings, tmp_path, changed, "upsert", "b.gpkg")  # t-0 of r1 -> history
+    _, now = load(scratch_settings, tmp_path, road_frame(2), name="c.gpkg")
+    archived = sql.SQL("UPDATE ONLY onemap_hist.road_condition SET condition = %s "
+                       "WHERE valid_from = %s AND segment_id = 't-0'")  # fmt: skip
+    with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+        assert conn.execute(archived, ("bogus", r1.load_id)).rowcount == 1
+    try:
+        with pytest.raises(
+            LoadError, match=r"^the database refused the rollback \(new row .*check"
+        ):
+            rollback(ROADS, to=r1.load_id, settings=scratch_settings)
+        assert digest(scratch_settings, LIVE) == now
+        with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+            run = conn.execute(
+                "SELECT mode, source_file, status, message, restored_from, rows_loaded "
+                "FROM onemap_meta.loads WHERE layer = 'road_condition' "
+                "ORDER BY load_id DESC LIMIT 1"
+            ).fetchone()
+            staged = conn.execute(
+                "SELECT count(*) FROM pg_tables "
+                "WHERE schemaname = 'onemap_stage' AND tablename = 'road_condition'"
+            ).fetchone()[0]
+        assert run[:3] == ("rollback", f"rollback to run {r1.load_id}", "failed")
+        assert run[3].startswith("the database refused the rollback") and run[4:] == (r1.load_id, 0)
+        assert staged == 0
+    finally:
+        with psycopg.connect(owner_conninfo(scratch_settings), autocommit=True) as conn:
+            conn.execute(archived, ("baik", r1.load_id))
+    back = rollback(ROADS, to=r1.load_id, settings=scratch_settings)
+    assert back.rows == 3 and digest(scratch_settings, LIVE) != now
+    assert published(scratch_settings) == {f"t-{i}": ("baik", back.load_id) for i in range(3)}
 
 
 def test_replace_keeps_grants_comments_constraints_and_indexes(scratch_settings, tmp_path) -> None:
@@ -261,7 +303,7 @@ def test_prune_keeps_the_latest_versions_exactly(prune_settings, tmp_path) -> No
         ).fetchone()[0]
     assert superseded_before_r3 == 0
     with pytest.raises(UserError, match=f"run {r2.load_id} was pruned"):
-        history.rollback(ROADS, to=r2.load_id, settings=s)
+        rollback(ROADS, to=r2.load_id, settings=s)
     with psycopg.connect(reader_conninfo(s)) as conn:  # the API's role sees it too
         with pytest.raises(UserError, match="pruned from the history"):
             resolve(str(r1.load_id), [ROADS], conn)

@@ -1,4 +1,4 @@
-"""Every published version of every layer: the history store, its API, and rollback.
+"""Every published version of every layer: the history store and how to read it.
 
 **Store.** ``onemap.<layer>`` holds the current row versions; its ``load_id`` is the run
 that published each version. ``onemap_hist.<layer>`` (built from the layer model,
@@ -9,8 +9,10 @@ its child tables. A row version is written once, and closed when superseded:
 - a replace or a rollback moves the whole previous table into history: renamed to
   ``onemap_hist.<layer>__<run>`` and made a child (``INHERIT``) of ``onemap_hist.<layer>``,
   without copying or even reading a row;
-- an upsert moves the rows it changes into ``onemap_hist.<layer>`` (``archive_rows``);
+- an upsert moves the rows it changes into ``onemap_hist.<layer>``;
 - an append supersedes nothing.
+
+The publishing step writes it (``onemap.load.archive``); this module reads and prunes it.
 
 Run ids of a layer grow in the order its versions were published (runs take the
 layer's lock before their id, ``onemap.load.runs``), so the layer as published right
@@ -19,7 +21,8 @@ after run R is: current rows with ``load_id <= R``, plus superseded rows with
 
 **API** for other modules: ``relation_as_of(layer, load_id)`` (a subquery usable as
 ``FROM <relation> AS src``) and ``run_at(layer, timestamp)``; ``runs`` lists the runs
-(``onemap history``) and ``rollback`` restores a version (``onemap rollback``).
+(``onemap history``), ``prune`` forgets old versions (``onemap prune-history``).
+Restoring a version is a load whose source is the history: ``onemap.load.rollback``.
 """
 
 from __future__ import annotations
@@ -31,28 +34,19 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from onemap.core.errors import LoadError, UserError
+from onemap.core.errors import UserError
 from onemap.core.layers import Layer, get_layer
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA, HIST_SCHEMA
+from onemap.load.archive import content_columns
+from onemap.load.runs import lock_layer, reap_stale_runs, unlock_layer
 
 PRUNED = sql.Identifier(HIST_SCHEMA, "_pruned")  # onemap/db/sql/040_history_prune.sql
 
 
 def _layer(layer: Layer | str) -> Layer:
     return get_layer(layer) if isinstance(layer, str) else layer
-
-
-def _content(layer: Layer) -> list[str]:
-    return [f.name for f in layer.fields] + ["source", "geom"]
-
-
-def _child(layer: Layer, run_id: int) -> str:
-    name = f"{layer.id}__{run_id}"
-    if len(name) > 60:  # 63 with the index suffix
-        raise UserError(f"layer id '{layer.id}' is too long for history table names")
-    return name
 
 
 def relation_as_of(layer: Layer | str, load_id: int) -> sql.Composable:
@@ -62,7 +56,7 @@ def relation_as_of(layer: Layer | str, load_id: int) -> sql.Composable:
     published each row version). Use it as ``FROM {relation} AS src``.
     """
     layer = _layer(layer)
-    cols = sql.SQL(", ").join(map(sql.Identifier, _content(layer)))
+    cols = sql.SQL(", ").join(map(sql.Identifier, content_columns(layer)))
     run = sql.Literal(int(load_id))
     return sql.SQL(
         "(SELECT {cols}, load_id FROM {live} WHERE coalesce(load_id, 0) <= {run} "
@@ -125,8 +119,6 @@ class Run:
 
 def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50) -> list[Run]:
     """The layer's latest runs, newest first; the one published now is marked current."""
-    from onemap.load.runs import reap_stale_runs
-
     layer = _layer(layer)
     with connect_owner(settings) as conn:
         reap_stale_runs(conn)
@@ -204,15 +196,13 @@ def prune(
     replaced tables of runs up to K are dropped and archived rows with ``valid_to <= K``
     deleted; ``onemap_hist._pruned`` records K for ``ensure_kept``.
     """
-    from onemap.load import runs
-
     layer = _layer(layer)
     if keep < 1:
         raise UserError("--keep must be at least 1 (the version published now)")
     with connect_owner(settings) as conn:
-        runs.lock_layer(conn, layer, notify)
+        lock_layer(conn, layer, notify)
         try:
-            published = _published(conn, layer)
+            published = published_runs(conn, layer)
             before = oldest_kept(conn, layer)
             if len(published) <= keep or (before is not None and published[keep - 1] <= before):
                 return Pruned(before, 0, 0)
@@ -248,190 +238,10 @@ def prune(
             versions = sum(1 for run in published if (before or 0) <= run < cutoff)
             return Pruned(cutoff, versions, rows)
         finally:
-            runs.unlock_layer(conn, layer)
+            unlock_layer(conn, layer)
 
 
-# --- the write side, used by the loader (onemap.load.modes) ---------------------------
-
-
-def archive_table(cur: psycopg.Cursor, layer: Layer, run_id: int, rows: int) -> None:
-    """Turn the published table, as it is, into the history of ``run_id``.
-
-    It becomes ``onemap_hist.<layer>__<run>``, a child of ``onemap_hist.<layer>``: its
-    indexes are renamed (their names go to the incoming table's), ``load_id`` becomes
-    ``valid_from`` and ``valid_to`` is added as a constant (catalog changes only: no row
-    is read or written). An empty table is simply dropped.
-    """
-    live = sql.Identifier(DATA_SCHEMA, layer.id)
-    if rows == 0:
-        cur.execute(sql.SQL("DROP TABLE {}").format(live))
-        return
-    part = _child(layer, run_id)
-    indexes = cur.execute(
-        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "WHERE i.indrelid = %s::regclass ORDER BY c.relname",
-        (f"{DATA_SCHEMA}.{layer.id}",),
-    ).fetchall()
-    for i, (index,) in enumerate(indexes):
-        cur.execute(
-            sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                sql.Identifier(DATA_SCHEMA, index), sql.Identifier(f"{part}_{i}")
-            )
-        )
-    archived = sql.Identifier(HIST_SCHEMA, part)
-    cur.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(live, sql.Identifier(part)))
-    cur.execute(
-        sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-            sql.Identifier(DATA_SCHEMA, part), sql.Identifier(HIST_SCHEMA)
-        )
-    )
-    cur.execute(sql.SQL("ALTER TABLE {} RENAME COLUMN load_id TO valid_from").format(archived))
-    cur.execute(
-        sql.SQL("ALTER TABLE {} ADD COLUMN valid_to bigint NOT NULL DEFAULT {}").format(
-            archived, sql.Literal(run_id)
-        )
-    )
-    cur.execute(
-        sql.SQL("ALTER TABLE {} INHERIT {}").format(archived, sql.Identifier(HIST_SCHEMA, layer.id))
-    )
-    cur.execute(
-        sql.SQL("COMMENT ON TABLE {} IS {}").format(
-            archived,
-            sql.Literal(f"{DATA_SCHEMA}.{layer.id} as published before run {run_id}"),
-        )
-    )
-
-
-def archive_rows(
-    cur: psycopg.Cursor,
-    layer: Layer,
-    run_id: int,
-    where: sql.Composable | None = None,
-    using: sql.Composable | None = None,
-) -> int:
-    """Move published rows (alias ``t``; all of them by default) to history as closed by
-    ``run_id``; returns how many. ``using`` joins another relation into the DELETE."""
-    content = _content(layer)
-    cols = sql.SQL(", ").join(map(sql.Identifier, content))
-    t_cols = sql.SQL(", ").join(sql.Identifier("t", c) for c in content)
-    cur.execute(
-        sql.SQL(
-            "WITH gone AS (DELETE FROM {live} t {using} WHERE {where} RETURNING {t_cols}, "
-            "t.load_id) INSERT INTO {hist} ({cols}, valid_from, valid_to) "
-            "SELECT {cols}, load_id, {run} FROM gone"
-        ).format(
-            live=sql.Identifier(DATA_SCHEMA, layer.id),
-            using=sql.SQL("USING {}").format(using) if using is not None else sql.SQL(""),
-            where=where if where is not None else sql.SQL("TRUE"),
-            t_cols=t_cols,
-            hist=sql.Identifier(HIST_SCHEMA, layer.id),
-            cols=cols,
-            run=sql.Literal(run_id),
-        )
-    )
-    return cur.rowcount
-
-
-# --- rollback ------------------------------------------------------------------------
-
-
-@dataclass
-class Rollback:
-    """What a rollback did."""
-
-    load_id: int
-    restored_from: int
-    rows: int
-
-
-def rollback(
-    layer: Layer | str,
-    to: int | None = None,
-    settings: DbSettings | None = None,
-    notify: Callable[[str], None] = lambda _msg: None,
-) -> Rollback:
-    """Publish again the version of ``layer`` right after run ``to`` (default: the version
-    before the current one), in one transaction; the rollback is recorded as a run."""
-    from onemap.load import modes, runs, stage
-
-    layer = _layer(layer)
-    with connect_owner(settings, autocommit=True) as meta, connect_owner(settings) as conn:
-        runs.lock_layer(conn, layer, notify)
-        runs.reap_stale_runs(meta)
-        result = _RunCounts(0)
-        try:
-            target = _target(conn, layer, to)
-            conn.commit()
-            result.load_id = runs.start_run(
-                meta, layer, f"rollback to run {target}", "rollback", target
-            )
-            with conn.cursor() as cur:
-                staged = stage.create_stage(cur, layer)
-                cols = sql.SQL(", ").join(map(sql.Identifier, _content(layer)))
-                cur.execute(
-                    sql.SQL("INSERT INTO {} ({}, load_id) SELECT {}, {} FROM {} AS r").format(
-                        staged,
-                        cols,
-                        cols,
-                        sql.Literal(result.load_id),
-                        relation_as_of(layer, target),
-                    )
-                )
-                result.rows_read = result.rows_loaded = cur.rowcount
-            if result.rows_loaded == 0:
-                raise LoadError(
-                    f"run {target} of '{layer.id}' is not in the history store "
-                    "(it predates it); nothing was changed"
-                )
-            conn.commit()
-
-            def record(cur: psycopg.Cursor, published) -> None:
-                result.details = {"archived": published.archived, "restored_from": target}
-                runs.finish_run(cur.connection, result, "succeeded", None, None)
-
-            modes.publish(
-                conn,
-                settings,
-                layer,
-                modes.Mode.REPLACE,
-                result.load_id,
-                result.rows_loaded,
-                record,
-            )
-        except (LoadError, psycopg.Error) as exc:
-            message = (
-                str(exc)
-                if isinstance(exc, LoadError)
-                else (f"the database refused the rollback ({exc.diag.message_primary or exc})")
-            )
-            if result.load_id:
-                conn.rollback()
-                with conn.cursor() as cur:
-                    stage.drop_stage(cur, layer)
-                conn.commit()
-                runs.finish_run(meta, result, "failed", message, None)
-            raise LoadError(message) from exc
-        finally:
-            runs.unlock_layer(conn, layer)
-        conn.autocommit = True
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DATA_SCHEMA, layer.id)))
-    return Rollback(result.load_id, target, result.rows_loaded)
-
-
-@dataclass
-class _RunCounts:
-    load_id: int
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rows_repaired: int = 0
-    details: dict | None = None
-
-    def __post_init__(self) -> None:
-        self.details = self.details or {}
-
-
-def _published(conn: psycopg.Connection, layer: Layer) -> list[int]:
+def published_runs(conn: psycopg.Connection, layer: Layer) -> list[int]:
     """The runs that published a version of ``layer``, newest first."""
     return [
         r[0]
@@ -441,26 +251,3 @@ def _published(conn: psycopg.Connection, layer: Layer) -> list[int]:
             (layer.id,),
         )
     ]
-
-
-def _target(conn: psycopg.Connection, layer: Layer, to: int | None) -> int:
-    published = _published(conn, layer)
-    if not published:
-        raise UserError(f"layer '{layer.id}' has never been published: nothing to roll back")
-    if to is None:
-        if len(published) < 2:
-            raise UserError(
-                f"layer '{layer.id}' has only one published version (run {published[0]}): "
-                "nothing to roll back to"
-            )
-        ensure_kept(conn, layer, published[1])
-        return published[1]
-    if to == published[0]:
-        raise UserError(f"run {to} is the version of '{layer.id}' published now")
-    if to not in published:
-        raise UserError(
-            f"run {to} did not publish a version of '{layer.id}'; "
-            f"see 'onemap history {layer.id}' for the runs that did"
-        )
-    ensure_kept(conn, layer, to)
-    return to

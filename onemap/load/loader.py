@@ -3,9 +3,10 @@
 The published layer changes only in the last, short transaction (``onemap.load.modes``),
 under the layer's lock; before it, rows go to a staging table (``onemap.load.stage``).
 So a refused file, a failed check, a killed loader or a dropped connection leaves the
-published layer exactly as it was. The run and its rejected rows are recorded on a
-separate autocommit connection, so they survive a refusal; success is recorded in the
-publishing transaction itself.
+published layer exactly as it was. The run's sequence (lock, run record, stage, publish,
+failure handling) is ``onemap.load.lifecycle``, shared with rollback; this module is the
+source of a load's rows: the file, read and validated. Rejected rows are recorded on the
+run's autocommit connection, so they survive a refusal.
 
 Vector files stream in Arrow batches (``onemap.load.source``); rasters are classified and
 polygonised first (``onemap.load.raster``). Each batch is validated
@@ -29,45 +30,31 @@ from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
-from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
-from onemap.load.modes import Mode, Published, publish
+from onemap.load.lifecycle import LayerRun, RunStart
+from onemap.load.modes import Mode, Published
 from onemap.load.progress import Progress
 from onemap.load.rejects import RejectsFile, rejects_path
-from onemap.load.runs import (
-    FileHash,
-    finish_run,
-    lock_layer,
-    reap_stale_runs,
-    start_run,
-    store_rejects,
-    unlock_layer,
-)
+from onemap.load.runs import FileHash, RunRecord, store_rejects
 from onemap.load.source import RASTER_SUFFIXES, iter_batches, open_source
-from onemap.load.stage import StageWriter, create_stage, drop_stage
+from onemap.load.stage import StageWriter, create_stage
 from onemap.load.validate import BatchValidator, Checked, Reject, copy_columns, encode_rows
 
-__all__ = ["LoadResult", "Mode", "load_layer", "reap_stale_runs"]
+__all__ = ["LoadResult", "Mode", "load_layer"]
 
 MAX_REJECTS_KEPT = 1000  # in memory for the summary; all of them go to onemap_meta.rejects
 
 
-@dataclass
-class LoadResult:
-    """What a load did, for the CLI summary and the tests."""
+@dataclass(kw_only=True)
+class LoadResult(RunRecord):
+    """What a load did (what its run records, and more), for the CLI summary and tests."""
 
-    load_id: int
     layer: str
     source_file: str
     mode: str = "replace"
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_rejected: int = 0
-    rows_repaired: int = 0
     rows_dropped: int = 0
     rejects: list[Reject] = field(default_factory=list)
-    details: dict = field(default_factory=dict)
     rejects_file: Path | None = None
 
     def keep(self, rejects: list[Reject]) -> None:
@@ -112,36 +99,8 @@ def load_layer(
         progress or Progress(),
         FileHash(path),
     )
-    with connect_owner(settings, autocommit=True) as meta, connect_owner(settings) as conn:
-        conn.execute("SET client_encoding TO 'UTF8'")
-        lock_layer(conn, layer, notify)
-        reap_stale_runs(meta)
-        run_id = start_run(meta, layer, str(path), opts.mode)
-        run = _Run(
-            conn, meta, layer, path, opts, LoadResult(run_id, layer.id, str(path), opts.mode)
-        )
-        try:
-            if rejects_file is not None:
-                run.out = RejectsFile(rejects_path(rejects_file, path))
-                run.res.rejects_file = run.out.path
-            run.load()
-        except LoadError as exc:
-            run.fail(str(exc))
-            raise
-        except psycopg.Error as exc:
-            msg = f"{path}: the database refused the load ({_db_message(exc)})"
-            run.fail(msg)
-            raise LoadError(msg) from exc
-        except BaseException:
-            run.fail("the load was interrupted; the published layer was not changed")
-            raise
-        finally:
-            opts.progress.stop()
-            if run.out is not None:
-                run.out.close()
-            unlock_layer(conn, layer)
-        conn.autocommit = True
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DATA_SCHEMA, layer.id)))
+    run = FileLoad(layer, path, opts, rejects_file, notify)
+    run.execute()
     return run.res
 
 
@@ -168,34 +127,44 @@ class _Input:
     batches: Iterator
 
 
-@dataclass
-class _Run:
-    """One load: its connections, options, result and rejects file."""
+class FileLoad(LayerRun):
+    """A load: a run whose rows come from a file, read and validated."""
 
-    conn: psycopg.Connection
-    meta: psycopg.Connection
-    layer: Layer
-    path: Path
-    opts: _Options
-    res: LoadResult
-    out: RejectsFile | None = None
-    staged: int = 0
+    def __init__(
+        self,
+        layer: Layer,
+        path: Path,
+        opts: _Options,
+        rejects_file: Path | None,
+        notify: Callable[[str], None],
+    ):
+        super().__init__(layer, opts.mode, opts.settings, notify)
+        self.path = path
+        self.opts = opts
+        self.rejects_file = rejects_file
+        self.res: LoadResult  # set by record_for, once the run row exists
+        self.out: RejectsFile | None = None
+        self.staged = 0
 
-    def load(self) -> None:
-        """Stage the file's valid rows (committed), then publish them."""
-        src = self.open_input()
-        self.stage(src)
-        self.opts.progress.phase(f"{self.layer.id}: indexing and publishing ({self.opts.mode})")
-        publish(
-            self.conn,
-            self.opts.settings,
-            self.layer,
-            self.opts.mode,
-            self.res.load_id,
-            self.staged,
-            self.record,
-            self.refuse,
+    def begin(self) -> RunStart:
+        """The file and the mode."""
+        return RunStart(str(self.path), self.opts.mode)
+
+    def record_for(self, load_id: int) -> LoadResult:
+        """A ``LoadResult``, returned to the caller."""
+        self.res = LoadResult(
+            load_id, layer=self.layer.id, source_file=str(self.path), mode=self.opts.mode
         )
+        return self.res
+
+    def stage(self) -> int:
+        """Stage the file's valid rows (committed)."""
+        if self.rejects_file is not None:
+            self.out = RejectsFile(rejects_path(self.rejects_file, self.path))
+            self.res.rejects_file = self.out.path
+        self.stage_input(self.open_input())
+        self.opts.progress.phase(f"{self.layer.id}: indexing and publishing ({self.opts.mode})")
+        return self.staged
 
     def open_input(self) -> _Input:
         """A raster (classified into polygons) or a vector file (streamed)."""
@@ -217,7 +186,7 @@ class _Run:
             iter_batches(src, o.batch_size),
         )
 
-    def stage(self, src: _Input) -> None:
+    def stage_input(self, src: _Input) -> None:
         """Validate batch by batch, COPY the good rows; commit the stage if checks pass."""
         layer, res, o = self.layer, self.res, self.opts
         validator = BatchValidator(
@@ -284,26 +253,28 @@ class _Run:
         self.staged -= len(rejects)
         self.check(self.staged)
 
-    def record(self, cur: psycopg.Cursor, published: Published) -> None:
-        """Inside the publishing transaction: final checks, then the run's success."""
+    def published(self, cur: psycopg.Cursor, published: Published) -> None:
+        """Inside the publishing transaction: the row count of the new version, counts."""
         if self.opts.mode is not Mode.REPLACE:
             live = sql.Identifier(DATA_SCHEMA, self.layer.id)
             n = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(live)).fetchone()[0]
             _check_count(self.layer, self.res, n)
         self.res.rows_loaded = published.rows
         self.res.details.update({k: v for k, v in published.__dict__.items() if k != "rows" and v})
-        finish_run(cur.connection, self.res, "succeeded", None, self.opts.digest.result())
 
-    def fail(self, msg: str) -> None:
-        """Record the failure; drop a committed stage (the published layer is untouched)."""
-        try:
-            self.conn.rollback()
-            with self.conn.cursor() as cur:
-                drop_stage(cur, self.layer)
-            self.conn.commit()
-        except psycopg.Error:
-            pass  # the connection is gone: PostgreSQL discarded the transaction
-        finish_run(self.meta, self.res, "failed", msg, self.opts.digest.result())
+    def refused(self, exc: psycopg.Error) -> str:
+        """Names the file, with PostgreSQL's message and detail."""
+        return f"{self.path}: the database refused the load ({_db_message(exc)})"
+
+    def sha(self) -> str | None:
+        """The file's digest, computed while it was read."""
+        return self.opts.digest.result()
+
+    def close(self) -> None:
+        """The progress display and the rejects file."""
+        self.opts.progress.stop()
+        if self.out is not None:
+            self.out.close()
 
 
 def _db_message(exc: psycopg.Error) -> str:

@@ -5,7 +5,7 @@ Publishing is one short transaction under the layer's lock, after the checks:
 - **replace**: first the stage's primary key and indexes are built side by side on two
   connections (and the outgoing table is counted); then, in the transaction, the stage
   becomes ``onemap.<layer>`` by rename and the previous table becomes, as it is, this
-  run's history (``onemap.load.history.archive_table``). Grants are re-applied from
+  run's history (``onemap.load.archive.archive_table``). Grants are re-applied from
   the old table; the table comment comes from the layer model. When something refers to
   the published table by its OID (a view, a foreign key, a trigger:
   ``onemap_meta.swap_blockers``), the rows are replaced in place instead.
@@ -28,7 +28,7 @@ from sqlalchemy import MetaData
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
 from onemap.db.models import DATA_SCHEMA, layer_table
-from onemap.load import history
+from onemap.load.archive import archive_rows, archive_table
 from onemap.load.stage import (
     JobsFailed,
     attach_pkey,
@@ -141,7 +141,7 @@ def replace(
         cur.execute("SET LOCAL lock_timeout = 0")
         blockers = _blockers(cur, regclass)  # again, now that nothing can change
     if blockers:  # readers go on reading the old rows until the commit
-        archived = history.archive_rows(cur, layer, run_id)
+        archived = archive_rows(cur, layer, run_id)
         cols = sql.SQL(", ").join(map(sql.Identifier, columns(layer)))
         cur.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
@@ -152,7 +152,7 @@ def replace(
         drop_stage(cur, layer)
         return Published(rows, archived, in_place=True)
     grants = cur.execute("SELECT * FROM onemap_meta.table_grants(%s)", (regclass,)).fetchall()
-    history.archive_table(cur, layer, run_id, previous)
+    archive_table(cur, layer, run_id, previous)
     cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN _row").format(stage_name(layer)))
     attach_pkey(cur, layer)
     cur.execute(
@@ -185,9 +185,7 @@ def upsert(cur: psycopg.Cursor, layer: Layer, run_id: int, staged: int) -> Publi
         sql.SQL(", ").join(sql.Identifier("s", c) for c in content),
     )
     changed = sql.SQL("s.{k} = t.{k} AND {d}").format(k=key, d=differs)
-    archived = history.archive_rows(
-        cur, layer, run_id, where=changed, using=sql.SQL("{} s").format(stage)
-    )
+    archived = archive_rows(cur, layer, run_id, where=changed, using=sql.SQL("{} s").format(stage))
     cols = sql.SQL(", ").join(map(sql.Identifier, columns(layer)))
     cur.execute(
         sql.SQL(

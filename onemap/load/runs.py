@@ -17,6 +17,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -117,14 +118,27 @@ def _who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def run_counts(result) -> dict:
-    """The columns and details a run records, from a LoadResult."""
+@dataclass
+class RunRecord:
+    """What a run records besides its status: its counts and details (a load's
+    ``LoadResult`` adds what the CLI prints; a rollback records just this)."""
+
+    load_id: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_repaired: int = 0
+    details: dict = field(default_factory=dict)
+
+
+def run_counts(record: RunRecord) -> dict:
+    """The columns and details a run records."""
     return {
-        "rows_read": result.rows_read,
-        "rows_loaded": result.rows_loaded,
-        "rows_rejected": result.rows_rejected,
-        "rows_repaired": result.rows_repaired,
-        "details": json.dumps(result.details),
+        "rows_read": record.rows_read,
+        "rows_loaded": record.rows_loaded,
+        "rows_rejected": record.rows_rejected,
+        "rows_repaired": record.rows_repaired,
+        "details": json.dumps(record.details),
     }
 
 
@@ -138,18 +152,18 @@ _FINISH = (
 
 
 def finish_run(
-    conn: psycopg.Connection, result, status: str, message: str | None, sha: str | None
+    conn: psycopg.Connection, record: RunRecord, status: str, message: str | None, sha: str | None
 ) -> None:
     """Record the outcome: on the meta connection for failures, in the publishing
     transaction for success (so 'succeeded' and the published version commit together)."""
     conn.execute(
         _FINISH,
         {
-            **run_counts(result),
+            **run_counts(record),
             "status": status,
             "message": message,
             "sha": sha,
-            "load_id": result.load_id,
+            "load_id": record.load_id,
         },
     )
 

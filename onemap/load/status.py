@@ -8,7 +8,7 @@ from onemap.core.layers import load_layers
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
-from onemap.load.loader import reap_stale_runs
+from onemap.load.runs import reap_stale_runs
 
 
 def layer_counts(settings: DbSettings | None = None) -> list[tuple[str, int, str, str]]:

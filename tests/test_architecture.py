@@ -10,8 +10,6 @@ import ast
 import graphlib
 from pathlib import Path
 
-import pytest
-
 from onemap.core.settings import project_root
 
 PACKAGE = project_root() / "onemap"

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from onemap.serve.provider import FeaturesJSON
+from onemap.serve.provider import to_json as splice_page
 from onemap.serve.pygeoapi_shape import (
     PygeoapiShapeError,
     require_global_lookup,
@@ -106,10 +108,9 @@ def _splicing_to_json(original: Callable) -> Callable:
     (cProfile). ``onemap.serve.provider.to_json`` falls back to pygeoapi's ``to_json``
     for everything else.
     """
-    from onemap.serve.provider import to_json as splice
 
     def to_json(dict_, pretty=False):
-        return splice(dict_, pretty)
+        return splice_page(dict_, pretty)
 
     return to_json
 
@@ -120,7 +121,6 @@ def _page_aware_json_serial(original: Callable) -> Callable:
     pygeoapi's ``to_json`` passes ``json_serial`` as ``json.dumps``' ``default`` hook,
     which is called for objects JSON does not know, such as ``FeaturesJSON``.
     """
-    from onemap.serve.provider import FeaturesJSON
 
     def json_serial(obj):
         return obj.parsed if isinstance(obj, FeaturesJSON) else original(obj)

@@ -286,5 +286,6 @@ class DevTools:
 
     def screenshot(self, png: Path) -> Path:
         """A PNG of the viewport."""
+        png.parent.mkdir(parents=True, exist_ok=True)  # when run without the other map tests
         png.write_bytes(base64.b64decode(self.call("Page.captureScreenshot")["data"]))
         return png

@@ -7,7 +7,8 @@
   downloads the whole layer and filters client-side.
 - GeoJSON pages from onemap's provider are written without parsing the JSON PostGIS built
   (``onemap.serve.provider.FeaturesJSON``); pygeoapi's bbox reprojection is skipped when it is
-  the identity.
+  the identity. Both replace pygeoapi functions: ``onemap.serve.pygeoapi_patches``, guarded,
+  listed in docs/pygeoapi-extensions.md.
 - Collection extents follow the data: refreshed when a new version is published
   (``onemap.serve.extents``), not frozen at ``onemap publish``.
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
@@ -17,7 +18,6 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
 import json
@@ -25,6 +25,8 @@ import os
 import re
 
 from flask import Flask, Response, request
+
+from onemap.serve import pygeoapi_patches
 
 FILTER_CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -59,60 +61,6 @@ def _add_caching(resp: Response) -> Response:
     return resp.make_conditional(request)
 
 
-def _speed_up_bbox_transform() -> None:
-    """Skip pygeoapi's bbox reprojection when bbox-crs is the storage CRS.
-
-    pygeoapi 0.24 calls ``transform_bbox(bbox, bbox_crs, storage_crs)`` on every items
-    request, even when both are CRS84; building the pyproj CRS and transformer and
-    calling ``CRS.to_epsg()`` took ~70 % of a 100-feature bbox request here (profiled
-    with cProfile; see bench/RESULTS.md). Identity is decided on the URIs; other pairs
-    reuse a cached transformer.
-    """
-    from pygeoapi.api import itemtypes
-    from pygeoapi.crs import transform_bbox as original
-
-    if getattr(itemtypes.transform_bbox, "_onemap", False):
-        return
-
-    @functools.lru_cache(maxsize=64)
-    def cached(bbox: tuple, from_crs: str, to_crs: str, always_xy: bool) -> list:
-        return original(list(bbox), from_crs, to_crs, always_xy)
-
-    def transform_bbox(bbox, from_crs, to_crs, always_xy=False):
-        if str(from_crs) == str(to_crs):
-            return list(bbox)
-        if isinstance(from_crs, str) and isinstance(to_crs, str):
-            return list(cached(tuple(bbox), from_crs, to_crs, always_xy))
-        return original(bbox, from_crs, to_crs, always_xy)
-
-    transform_bbox._onemap = True
-    itemtypes.transform_bbox = transform_bbox
-
-
-def _splice_feature_text() -> None:
-    """Let pygeoapi write onemap's provider pages without parsing them (provider.to_json).
-
-    The GeoJSON response splices the page's text in; anything else that serialises it
-    (the HTML template's ``to_json`` filter) gets the parsed features from the encoder's
-    ``default`` hook, pygeoapi's ``json_serial``.
-    """
-    from pygeoapi import util
-    from pygeoapi.api import itemtypes
-
-    from onemap.serve.provider import FeaturesJSON, to_json
-
-    if getattr(util.json_serial, "_onemap", False):
-        return
-    original = util.json_serial
-
-    def json_serial(obj):
-        return obj.parsed if isinstance(obj, FeaturesJSON) else original(obj)
-
-    json_serial._onemap = True
-    util.json_serial = json_serial
-    itemtypes.to_json = to_json
-
-
 def _live_extents(app: Flask) -> None:
     """Refresh the collections' extents from the data before collection metadata requests."""
     from pygeoapi.flask_app import api_
@@ -132,9 +80,8 @@ def _live_extents(app: Flask) -> None:
 
 
 def install(app: Flask) -> None:
-    """Register the hooks on pygeoapi's Flask app."""
-    _speed_up_bbox_transform()
-    _splice_feature_text()
+    """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
+    pygeoapi_patches.install()
     _live_extents(app)
 
     @app.after_request

@@ -11,13 +11,15 @@ import numpy as np
 import pyogrio
 import shapely
 
+from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import project_root
 
-UTM = "EPSG:32749"  # WGS 84 / UTM 49S: every length and area is computed here (DOMAIN.md §1)
+# The city's metric CRS (config/city.yaml): every length and area is computed here.
+UTM = f"EPSG:{get_city().metric_crs}"
 WGS84 = "EPSG:4326"
-# Bounding box of the real boundaries (data/real/PROVENANCE.md); synthetic output stays inside.
-CITY_BBOX = (110.26971, -7.11546, 110.50523, -6.93375)
+# Bounding box of the real boundaries (config/city.yaml); synthetic output stays inside.
+CITY_BBOX = get_city().bbox
 DEFAULT_SEED = 20261123
 # Kecamatan that rob reached (Saputro et al., UNDIP; DOMAIN.md §3).
 COASTAL_KEC = ("Tugu", "Semarang Barat", "Semarang Utara", "Semarang Timur", "Gayamsari", "Genuk")

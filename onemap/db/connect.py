@@ -1,21 +1,21 @@
-"""Connection parameters for the two roles, and the secrets that go with them.
+"""Connection parameters for every role, and the secrets that go with them.
 
 Passwords are generated on first ``db up`` into ``<state_dir>/secrets.env`` (mode 600,
 gitignored) and exported to pygeoapi through the environment: no password is ever
 written into a committed file. ``DATABASE_URL`` (or libpq's ``PGHOST``…) switches the
-loader to an existing database.
+loader to an existing database. ``role_params`` is the one place connection parameters
+are built; everything else (conninfo strings, pygeoapi's environment, QGIS) uses it.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
 import psycopg
 
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, LibpqSettings, RolePasswords
 
 SECRET_KEYS = (
     "ONEMAP_OWNER_PASSWORD",
@@ -23,10 +23,19 @@ SECRET_KEYS = (
     "ONEMAP_INTAKE_PASSWORD",  # citizen reports: INSERT-only intake role
     "ONEMAP_STAFF_PASSWORD",  # citizen reports: staff role (personal data)
 )
+# libpq's defaults, used when DATABASE_URL/PG* leave the host or port out but pygeoapi
+# needs them spelt out.
+LIBPQ_HOST = "127.0.0.1"
+LIBPQ_PORT = 5432
 
 
 def _secrets_file(settings: DbSettings) -> Path:
     return settings.state_dir / "secrets.env"
+
+
+def password_key(role: str) -> str:
+    """The secret holding a role's password (``ONEMAP_READER_PASSWORD``)."""
+    return f"ONEMAP_{role.upper()}_PASSWORD"
 
 
 def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
@@ -38,9 +47,7 @@ def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
             key, _, value = line.partition("=")
             if key in SECRET_KEYS:
                 values[key] = value.strip()
-    for key in SECRET_KEYS:
-        if os.environ.get(key):
-            values[key] = os.environ[key]
+    values.update({k: v for k, v in RolePasswords().given().items() if k in SECRET_KEYS})
     missing = [k for k in SECRET_KEYS if k not in values]
     if missing and create:
         for key in missing:
@@ -55,51 +62,54 @@ def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
 
 def is_external() -> bool:
     """Whether the user pointed us at an existing database (DATABASE_URL or PGHOST)."""
-    return bool(os.environ.get("DATABASE_URL") or os.environ.get("PGHOST"))
+    return LibpqSettings().external
+
+
+def role_params(
+    role: str, settings: DbSettings | None = None, user: str | None = None
+) -> dict[str, str | int]:
+    """Host, port, database, user and password of one role (owner, reader, intake, staff).
+
+    ``user`` defaults to the role's name in ``settings`` (``ONEMAP_DB_<ROLE>``). On an
+    existing database (``DATABASE_URL``/``PG*``) the owner is whoever ``DATABASE_URL``
+    names (empty: libpq reads ``PG*`` itself), and the other roles, which ``db up``
+    created there, connect to its host, port and database.
+    """
+    settings = settings or DbSettings()
+    libpq = LibpqSettings()
+    if libpq.external:
+        base = psycopg.conninfo.conninfo_to_dict(libpq.database_url or "")
+        if role == "owner" and user is None:
+            return {k: v for k, v in base.items() if v is not None}
+        where: dict[str, str | int] = {
+            "host": str(base.get("host") or libpq.pghost or LIBPQ_HOST),
+            "port": int(base.get("port") or libpq.pgport or LIBPQ_PORT),
+            "dbname": str(base.get("dbname") or libpq.pgdatabase or settings.name),
+        }
+    else:
+        where = {"host": settings.host, "port": settings.port, "dbname": settings.name}
+    return {
+        **where,
+        "user": user or getattr(settings, role),
+        "password": read_secrets(settings)[password_key(role)],
+    }
+
+
+def role_conninfo(role: str, settings: DbSettings | None = None, user: str | None = None) -> str:
+    """libpq conninfo string of one role (``role_params``), named ``onemap-<role>``."""
+    params = role_params(role, settings, user)
+    app = "onemap" if role == "owner" else f"onemap-{role}"
+    return psycopg.conninfo.make_conninfo(**{"application_name": app, **params})
 
 
 def owner_conninfo(settings: DbSettings | None = None) -> str:
-    """libpq conninfo for the loading role (owner of the layer tables)."""
-    settings = settings or DbSettings()
-    if is_external():
-        return os.environ.get("DATABASE_URL", "")
-    pw = read_secrets(settings)["ONEMAP_OWNER_PASSWORD"]
-    return psycopg.conninfo.make_conninfo(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.name,
-        user=settings.owner,
-        password=pw,
-        application_name="onemap",
-    )
+    """``role_conninfo`` of the loading role (owner of the layer tables)."""
+    return role_conninfo("owner", settings)
 
 
 def reader_conninfo(settings: DbSettings | None = None) -> str:
-    """libpq conninfo for the read-only role (pygeoapi, the map builder)."""
-    settings = settings or DbSettings()
-    params = reader_params(settings)
-    return psycopg.conninfo.make_conninfo(**params, application_name="onemap-reader")
-
-
-def reader_params(settings: DbSettings) -> dict[str, str | int]:
-    """The reader's host, port, database, user and password, as pygeoapi needs them."""
-    pw = read_secrets(settings)["ONEMAP_READER_PASSWORD"]
-    if is_external():
-        base = psycopg.conninfo.conninfo_to_dict(os.environ.get("DATABASE_URL", ""))
-        return {
-            "host": str(base.get("host") or os.environ.get("PGHOST", "127.0.0.1")),
-            "port": int(base.get("port") or os.environ.get("PGPORT", 5432)),
-            "dbname": str(base.get("dbname") or os.environ.get("PGDATABASE", settings.name)),
-            "user": settings.reader,
-            "password": pw,
-        }
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "dbname": settings.name,
-        "user": settings.reader,
-        "password": pw,
-    }
+    """``role_conninfo`` of the read-only role (pygeoapi, the map builder)."""
+    return role_conninfo("reader", settings)
 
 
 def connect_owner(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:

@@ -8,6 +8,7 @@ and "heavy damage" comes from ``config/indicators.yaml``; treatments and unit co
 
 from __future__ import annotations
 
+from onemap.core.city import get_city
 from onemap.indicators.context import Context, Sums
 from onemap.indicators.result import KEY_COLUMNS, Column, Result, share
 
@@ -127,7 +128,7 @@ def road_budget(ctx: Context) -> Result:
     if placeholders:
         notes.insert(
             0,
-            "No authoritative unit cost exists for Kota Semarang (DOMAIN.md §2): the unit "
+            f"No authoritative unit cost exists for {get_city().name} (DOMAIN.md §2): the unit "
             f"costs of {', '.join(placeholders)} are PLACEHOLDERS in config/road_treatments.yaml,"
             " so these totals only show the arithmetic, not a budget.",
         )

@@ -22,17 +22,11 @@ from psycopg import sql
 
 from onemap.core.layers import Layer, load_layers
 from onemap.core.settings import DbSettings
-from onemap.db.connect import is_external, read_secrets
+from onemap.db.connect import role_conninfo
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
 
-PASSWORD_KEYS = {
-    "reader": "ONEMAP_READER_PASSWORD",
-    "intake": "ONEMAP_INTAKE_PASSWORD",
-    "staff": "ONEMAP_STAFF_PASSWORD",
-    "owner": "ONEMAP_OWNER_PASSWORD",
-}
 # Columns of onemap.reports only staff change (the intake role may not set them).
 STAFF_COLUMNS = ("status", "updated_at", "closed_at")
 STAFF_UPDATABLE = ("status", "office", "category", "updated_at", "closed_at")
@@ -47,28 +41,6 @@ def sql_text(name: str) -> str:
 def private_name(layer: Layer, name: str | None = None) -> sql.Identifier:
     """``onemap_private.<name>`` (default: the layer's private table)."""
     return sql.Identifier(PRIVATE_SCHEMA, name or layer.id)
-
-
-def role_conninfo(role: str, settings: DbSettings | None = None) -> str:
-    """libpq conninfo for one of the roles: reader, intake, staff or owner."""
-    settings = settings or DbSettings()
-    password = read_secrets(settings)[PASSWORD_KEYS[role]]
-    user = getattr(settings, role)
-    if is_external():
-        from onemap.db.connect import reader_params
-
-        base = reader_params(settings)
-        return psycopg.conninfo.make_conninfo(
-            **{**base, "user": user, "password": password}, application_name=f"onemap-{role}"
-        )
-    return psycopg.conninfo.make_conninfo(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.name,
-        user=user,
-        password=password,
-        application_name=f"onemap-{role}",
-    )
 
 
 class RoleConnection:

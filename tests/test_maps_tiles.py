@@ -56,7 +56,7 @@ def test_only_the_big_layer_is_tiled(tiled_site, api):
     for lid in load_layers():
         if lid != ROAD:
             page = (tiled_site / f"{lid}.html").read_text(encoding="utf-8")
-            assert "onemap.serve.tiles(" not in page and "VectorGrid" not in page, lid
+            assert "onemap.tiles(" not in page and "VectorGrid" not in page, lid
             assert len(page.encode()) < 2 * TILE_ABOVE, lid
     index = (tiled_site / "index.html").read_text(encoding="utf-8")
     assert "OGC API vector tiles" in index.split(f'id="card-{ROAD}"', 1)[1].split("</article>")[0]

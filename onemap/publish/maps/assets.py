@@ -67,7 +67,7 @@ VENDORED: tuple[Vendored, ...] = (
         },
     ),
     Vendored(
-        # Draws OGC API vector tiles (MVT) for layers too big to embed (onemap.serve.tiles).
+        # Draws OGC API vector tiles (MVT) for layers too big to embed (onemap.tiles).
         # The package has no LICENSE file: its licence (Beerware) is in README.md, which
         # also lists what the bundle includes; their licences are vendored below.
         npm="leaflet.vectorgrid@1.3.0",

@@ -87,7 +87,7 @@ class VectorLayer(Layer):
 
 
 class TileLayer(Layer):
-    """One layer drawn from OGC API vector tiles (MVT) by ``onemap.serve.tiles``.
+    """One layer drawn from OGC API vector tiles (MVT) by ``onemap.tiles`` (onemap.js).
 
     ``url`` is the tile template (``…/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt``); the
     features are styled and popped up from ``spec`` like the embedded layers.
@@ -96,7 +96,7 @@ class TileLayer(Layer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = onemap.serve.tiles(
+        var {{ this.get_name() }} = onemap.tiles(
             {{ this.url|tojson }},
             {{ this.spec_json }},
             {{ this.options_json }}

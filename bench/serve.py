@@ -158,9 +158,9 @@ def start(
 
 
 def _pg_url(settings: DbSettings) -> str:
-    from onemap.db.connect import reader_params
+    from onemap.db.connect import role_params
 
-    p = reader_params(settings)
+    p = role_params("reader", settings)
     return f"postgresql://{p['user']}:{p['password']}@{p['host']}:{p['port']}/{p['dbname']}"
 
 

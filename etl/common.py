@@ -10,13 +10,15 @@ import numpy as np
 import pyogrio
 import shapely
 
+from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
 
-# WGS 84 / UTM 49S: every length and area is computed here (docs/standards.md §1.4).
-UTM = "EPSG:32749"
+# The city's metric CRS (config/city.yaml; docs/standards.md §1.4): every length and area
+# is computed here.
+UTM = f"EPSG:{get_city().metric_crs}"
 WGS84 = "EPSG:4326"
-# Bounding box of the real boundaries (data/real/PROVENANCE.md); synthetic output stays inside.
-CITY_BBOX = (110.26971, -7.11546, 110.50523, -6.93375)
+# Bounding box of the real boundaries (config/city.yaml); synthetic output stays inside.
+CITY_BBOX = get_city().bbox
 # GeoPackages stamp the write time into gpkg_contents; a fixed stamp keeps runs byte-identical.
 _GPKG_DATE = "2026-11-23T00:00:00Z"
 

@@ -110,7 +110,10 @@ def load(
         str | None, typer.Option("--layer", help="layer inside a multi-layer file")
     ] = None,
     source_crs: Annotated[
-        str | None, typer.Option(help="CRS when the file declares none, e.g. EPSG:32749")
+        str | None,
+        typer.Option(
+            help="CRS when the file declares none, e.g. EPSG:4326 or a UTM zone's EPSG code"
+        ),
     ] = None,
     mode: Annotated[
         str, typer.Option(help="replace (the file is the new version), upsert (by key), append")
@@ -275,11 +278,11 @@ def qgis_project(
 ) -> None:
     """Write onemap.qgs (layers from the OGC API) and onemap-postgis.qgs (PostGIS, no password)."""
     from onemap.core.settings import DbSettings, ServeSettings
-    from onemap.db.connect import reader_params
+    from onemap.db.connect import role_params
     from onemap.publish.qgis_project import write_projects
 
     try:
-        db = reader_params(DbSettings())
+        db = role_params("reader", DbSettings())
     except UserError as exc:
         _fail(exc)
     for path in write_projects(output, url or ServeSettings().url, db):

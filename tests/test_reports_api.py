@@ -13,9 +13,8 @@ import psycopg
 import pytest
 import requests
 
-from onemap.db.connect import owner_conninfo
+from onemap.db.connect import owner_conninfo, role_conninfo
 from onemap.reports.config import load_config
-from onemap.reports.db import role_conninfo
 from onemap.reports.sla import due_date
 from tests.reports_live import live_server, report_feature
 

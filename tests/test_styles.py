@@ -77,7 +77,7 @@ def test_qml_classifies_by_the_style_field(layer_id) -> None:
 def test_collection_config_links_its_styles() -> None:
     layer = LAYERS["road_condition"]
     links = resource(layer, {})["links"]
-    assert links == style_links(layer, "${ONEMAP_URL:-http://127.0.0.1:5000}")
+    assert links == style_links(layer, "${ONEMAP_PUBLIC_URL:-http://127.0.0.1:5000}")
     assert {lk["type"] for lk in links} == set(STYLE_TYPES.values())
     assert all(lk["rel"] == "stylesheet" for lk in links)
 

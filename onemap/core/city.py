@@ -12,13 +12,25 @@ from onemap.core.settings import project_root
 from onemap.core.yamlfile import read_yaml
 
 
+class Contact(BaseModel):
+    """The API's point of contact (pygeoapi's ``metadata.contact``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    city: str
+    country: str
+
+
 class City(BaseModel):
-    """Facts about the city: extent, metric CRS, map centre."""
+    """Facts about the city: names, extent, metric CRS, map centre, who publishes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     province: str
+    kind: str
+    kind_en: str
     kemendagri_code: str
     bps_code: str
     bbox: tuple[float, float, float, float]
@@ -30,6 +42,10 @@ class City(BaseModel):
     output_crs: tuple[int, ...]
     srids: tuple[int, ...]
     area_km2_bps: float
+    government: str
+    contact: Contact
+    site_title: str
+    site_title_en: str
 
     @field_validator("timezone")
     @classmethod

@@ -1,24 +1,139 @@
-"""Settings, read from the environment (``ONEMAP_*``; libpq's ``PG*`` / ``DATABASE_URL``)."""
+"""Settings: the one module that reads the environment.
+
+One small class per concern, each with its prefix (``ONEMAP_…``); libpq's own names
+(``DATABASE_URL``, ``PGHOST``…) are read here too, so psql, ogr2ogr and QGIS see the same
+database as onemap. Machine-dependent defaults (workers, PostgreSQL memory) are derived
+from the machine by ``tuning_for``. docs/configuration.md lists every setting.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIB = 2**20
+# The PostgreSQL major version `onemap db up` installs from Debian when none is found.
+PG_DEFAULT_MAJOR = 15
+PG_LIB = Path("/usr/lib/postgresql")  # Debian's layout: /usr/lib/postgresql/<major>/bin
+
+
+class ProjectSettings(BaseSettings):
+    """Where the checkout is (``layers/``, ``config/``, ``.onemap/``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_")
+
+    root: Path | None = None
+
 
 @cache
 def project_root() -> Path:
     """The checkout holding ``layers/`` (``ONEMAP_ROOT`` overrides)."""
-    env = os.environ.get("ONEMAP_ROOT")
-    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
+    root = ProjectSettings().root
+    return root.resolve() if root else Path(__file__).resolve().parents[2]
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """This process's environment plus ``overrides``, for a child process."""
+    return {**os.environ, **overrides}
+
+
+def env_name(settings: type[BaseSettings], field: str) -> str:
+    """The environment variable a settings field is read from (``ONEMAP_DB_HOST``)."""
+    return f"{settings.model_config.get('env_prefix', '')}{field}".upper()
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The facts tuning values are derived from."""
+
+    cpus: int
+    memory: int  # bytes of physical memory
+
+    @classmethod
+    def here(cls) -> Machine:
+        """This machine."""
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return cls(cpus=os.cpu_count() or 1, memory=memory)
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def tuning_for(machine: Machine) -> dict[str, int]:
+    """Default tuning values for a machine (docs/configuration.md says why each).
+
+    - ``index_workers``: the stage's indexes are built by this many connections at once;
+      each build keeps one core busy in its server process.
+    - ``serve_workers``: gunicorn sync workers, one per core: PostgreSQL runs on the same
+      machine, and 2 workers on 2 cores is what bench/RESULTS.md measured.
+    - ``pg_max_connections``: pygeoapi holds up to 4 connections per worker (POOL in
+      onemap/publish/pygeoapi_config.py) and test suites run up to 4 servers side by side,
+      so 16 per core, and at least 200 (PostgreSQL manual 20.3.1, max_connections).
+    - ``pg_shared_buffers_mb``: the manual suggests 25% of memory for a dedicated server
+      (20.4.1, shared_buffers); this cluster shares the machine with the loader and
+      pygeoapi, so an eighth of that: 1/32 of memory, between 128 MB and 4 GB.
+    - ``pg_maintenance_work_mem_mb``: memory of each index build and vacuum; larger
+      values speed up the index builds after a load (manual 14.4.5 and 20.4.1,
+      maintenance_work_mem). ``index_workers`` builds and 3 autovacuum workers may each
+      use it at once, so 1/64 of memory, between 64 MB and 1 GB.
+    """
+    memory_mb = machine.memory // MIB
+    cpus = max(1, machine.cpus)
+    return {
+        "index_workers": cpus,
+        "serve_workers": cpus,
+        "pg_max_connections": max(200, 16 * cpus),
+        "pg_shared_buffers_mb": _clamp(memory_mb // 32, 128, 4096),
+        "pg_maintenance_work_mem_mb": _clamp(memory_mb // 64, 64, 1024),
+    }
+
+
+@cache
+def _here() -> dict[str, int]:
+    return tuning_for(Machine.here())
+
+
+class Tuning(BaseSettings):
+    """Machine-dependent values; each defaults to ``tuning_for(Machine.here())``."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_")
+
+    index_workers: int = Field(default_factory=lambda: _here()["index_workers"], ge=1)
+    pg_max_connections: int = Field(default_factory=lambda: _here()["pg_max_connections"], ge=20)
+    pg_shared_buffers_mb: int = Field(default_factory=lambda: _here()["pg_shared_buffers_mb"], ge=1)
+    pg_maintenance_work_mem_mb: int = Field(
+        default_factory=lambda: _here()["pg_maintenance_work_mem_mb"], ge=1
+    )
+
+
+@cache
+def find_pg_bin() -> Path:
+    """The PostgreSQL server binaries: ``pg_config --bindir`` when it holds ``initdb``,
+    else the newest ``/usr/lib/postgresql/<major>/bin``, else where `onemap db up`
+    installs them."""
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        res = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(res.stdout.strip())
+        if res.returncode == 0 and (bindir / "initdb").exists():
+            return bindir
+    found = [p.parent for p in PG_LIB.glob("*/bin/initdb") if p.parent.parent.name.isdigit()]
+    if found:
+        return max(found, key=lambda p: int(p.parent.name))
+    return PG_LIB / str(PG_DEFAULT_MAJOR) / "bin"
 
 
 class DbSettings(BaseSettings):
-    """Where the database is, and the project-run cluster's own facts."""
+    """Where the database is, the roles' names, and the project-run cluster's own facts."""
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_DB_")
 
@@ -28,23 +143,55 @@ class DbSettings(BaseSettings):
     owner: str = "onemap_owner"
     reader: str = "onemap_reader"
     state_dir: Path = Field(default_factory=lambda: project_root() / ".onemap")
-    pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    pg_bin: Path = Field(default_factory=find_pg_bin)
+
+
+class LibpqSettings(BaseSettings):
+    """libpq's own variables: set, they point onemap at an existing database."""
+
+    model_config = SettingsConfigDict(env_prefix="", env_ignore_empty=True)
+
+    database_url: str | None = None
+    pghost: str | None = None
+    pgport: int | None = None
+    pgdatabase: str | None = None
 
     @property
-    def external_url(self) -> str | None:
-        """``DATABASE_URL`` when the user points onemap at an existing PostGIS."""
-        return os.environ.get("DATABASE_URL") or None
+    def external(self) -> bool:
+        """Whether the user pointed us at an existing database (DATABASE_URL or PGHOST)."""
+        return bool(self.database_url or self.pghost)
+
+
+def password_variable(role: str) -> str:
+    """The variable (and ``secrets.env`` key) of a role's password: ``ONEMAP_READER_PASSWORD``."""
+    return f"ONEMAP_{role.upper()}_PASSWORD"
+
+
+def given_passwords(variables: Iterable[str]) -> dict[str, str]:
+    """Those of ``variables`` set (non-empty) in the environment; the others come from
+    the project's ``secrets.env``."""
+    return {v: os.environ[v] for v in variables if os.environ.get(v)}
+
+
+def role_name(role: str, default: str) -> str:
+    """A feature role's login name: ``ONEMAP_DB_<ROLE>``, else ``default``. (The core's
+    own roles, owner and reader, are ``DbSettings`` fields.)"""
+    return os.environ.get(env_name(DbSettings, role)) or default
 
 
 class ServeSettings(BaseSettings):
-    """Where pygeoapi listens and how it is reached."""
+    """Where pygeoapi listens, how it is reached, and what it tells caches."""
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_")
 
     host: str = "127.0.0.1"
     port: int = 5000
-    workers: int = 2
+    workers: int = Field(default_factory=lambda: _here()["serve_workers"], ge=1)
     public_url: str | None = None
+    # Cache-Control max-age of feature and tile responses, seconds (ETags revalidate).
+    cache_max_age: int = Field(default=60, ge=0)
+    # gunicorn's access log on stdout (tests read it); off by default.
+    access_log: bool = False
 
     @property
     def url(self) -> str:

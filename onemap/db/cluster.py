@@ -18,11 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings
+from onemap.core.settings import PG_DEFAULT_MAJOR, DbSettings, Tuning, child_env
 
-DEBIAN_PACKAGES = ("postgresql-15", "postgresql-15-postgis-3", "gdal-bin")
-POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+DEBIAN_PACKAGES = (
+    f"postgresql-{PG_DEFAULT_MAJOR}",
+    f"postgresql-{PG_DEFAULT_MAJOR}-postgis-3",
+    "gdal-bin",
+)
 SERVICE_USER = "postgres"
+# Fixed server settings of the project cluster (the memory-dependent ones come from
+# ``Tuning``, see ``server_options``). Sections are those of the PostgreSQL 15 manual.
+# Bulk loads: fewer checkpoints in the middle of a big load (14.4.6 "Increase
+# max_wal_size"; 20.5.2); bounded by disk, not memory, so not derived.
+MAX_WAL_SIZE = "4GB"
 
 
 def is_root() -> bool:
@@ -108,18 +116,25 @@ def _reachable_by_service_user(path: Path) -> bool:
     return res.returncode == 0
 
 
+def postgis_control(pg_bin: Path) -> Path:
+    """PostGIS' control file for the server in ``pg_bin`` (Debian's layout)."""
+    return Path("/usr/share/postgresql") / pg_bin.parent.name / "extension" / "postgis.control"
+
+
 def ensure_packages(settings: DbSettings) -> None:
-    """Install PostgreSQL 15 + PostGIS 3 from Debian when missing (root only)."""
+    """Install PostgreSQL + PostGIS 3 from Debian when missing (root only)."""
     have_server = (settings.pg_bin / "initdb").exists()
-    if have_server and POSTGIS_CONTROL.exists() and shutil.which("ogr2ogr"):
+    if have_server and postgis_control(settings.pg_bin).exists() and shutil.which("ogr2ogr"):
         return
     if not is_root() or not shutil.which("apt-get"):
         raise UserError(
-            "PostgreSQL 15 with PostGIS 3 is not installed. Install the Debian packages "
+            f"PostgreSQL with PostGIS 3 is not installed in {settings.pg_bin}. "
+            "Install the Debian packages "
             f"{' '.join(DEBIAN_PACKAGES)} (as root: apt-get install {' '.join(DEBIAN_PACKAGES)}), "
+            "set ONEMAP_DB_PG_BIN to another server's binaries, "
             "or point DATABASE_URL at an existing PostGIS database."
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    env = child_env(DEBIAN_FRONTEND="noninteractive")
     for cmd in (
         ["apt-get", "update", "-q"],
         ["apt-get", "install", "-y", "-q", "--no-install-recommends", *DEBIAN_PACKAGES],
@@ -135,6 +150,23 @@ def _make_dirs(cluster: Cluster) -> None:
         if is_root():
             shutil.chown(d, SERVICE_USER, SERVICE_USER)
     cluster.data_dir.chmod(0o700)
+
+
+def server_options(settings: DbSettings, tuning: Tuning) -> dict[str, str]:
+    """The project cluster's server settings (PostgreSQL 15 manual sections in the comments)."""
+    return {
+        # TCP where clients connect (the loopback by default); the socket for its owner (20.3.1)
+        "listen_addresses": settings.host,
+        "unix_socket_permissions": "0700",
+        # pygeoapi's pools, the loader and tests side by side (20.3.1; Tuning)
+        "max_connections": str(tuning.pg_max_connections),
+        # a share of the machine's memory (20.4.1; Tuning)
+        "shared_buffers": f"{tuning.pg_shared_buffers_mb}MB",
+        # each index build after a load (14.4.5, 20.4.1; Tuning)
+        "maintenance_work_mem": f"{tuning.pg_maintenance_work_mem_mb}MB",
+        "max_wal_size": MAX_WAL_SIZE,  # 14.4.6, 20.5.2
+        "fsync": "on",  # never off: a crash could corrupt the cluster (20.5.1)
+    }
 
 
 def start(settings: DbSettings) -> Cluster:
@@ -159,20 +191,16 @@ def start(settings: DbSettings) -> Cluster:
             raise UserError(f"initdb failed in {cluster.data_dir}:\n{res.stderr.strip()}")
     if cluster.is_running():
         return cluster
+    made_by = (cluster.data_dir / "PG_VERSION").read_text().strip()
+    if settings.pg_bin.parent.name.isdigit() and settings.pg_bin.parent.name != made_by:
+        raise UserError(
+            f"the cluster in {cluster.data_dir} was made by PostgreSQL {made_by}, not by the "
+            f"server in {settings.pg_bin}: set ONEMAP_DB_PG_BIN to PostgreSQL {made_by}'s "
+            "binaries"
+        )
     options = " ".join(
-        [
-            f"-p {settings.port}",
-            f"-k {cluster.socket_dir}",
-            "-c listen_addresses=127.0.0.1",
-            "-c unix_socket_permissions=0700",
-            "-c max_connections=200",
-            "-c shared_buffers=256MB",
-            "-c maintenance_work_mem=256MB",
-            # bulk loads: fewer checkpoints in the middle of a big load ("Increase
-            # max_wal_size", PostgreSQL manual 14.4, Populating a Database)
-            "-c max_wal_size=4GB",
-            "-c fsync=on",
-        ]
+        [f"-p {settings.port}", f"-k {cluster.socket_dir}"]
+        + [f"-c {k}={v}" for k, v in server_options(settings, Tuning()).items()]
     )
     res = cluster.run(
         cluster.bin("pg_ctl"),

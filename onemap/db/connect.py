@@ -1,14 +1,14 @@
-"""Connection parameters for the roles, and the secrets that go with them.
+"""Connection parameters for every role, and the secrets that go with them.
 
 Passwords are generated on first ``db up`` into ``<state_dir>/secrets.env`` (mode 600,
 gitignored) and exported to pygeoapi through the environment: no password is ever
 written into a committed file. ``DATABASE_URL`` (or libpq's ``PGHOST``…) switches the
-loader to an existing database.
+loader to an existing database. ``role_params`` is the one place connection parameters
+are built; everything else (conninfo strings, pygeoapi's environment, QGIS) uses it.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -16,15 +16,19 @@ import psycopg
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, LibpqSettings, given_passwords, password_variable
 
-OWNER_SECRET = "ONEMAP_OWNER_PASSWORD"
-READER_SECRET = "ONEMAP_READER_PASSWORD"
+# libpq's defaults, used when DATABASE_URL/PG* leave the host or port out but pygeoapi
+# needs them spelt out.
+LIBPQ_HOST = "127.0.0.1"
+LIBPQ_PORT = 5432
+CORE_ROLES = ("owner", "reader")  # DbSettings fields; the features add theirs
 
 
 def secret_keys() -> tuple[str, ...]:
     """The passwords kept: the core's two roles', then the features' roles'."""
-    return (OWNER_SECRET, READER_SECRET, *(role.secret for role in extensions.roles()))
+    core = tuple(password_variable(role) for role in CORE_ROLES)
+    return (*core, *(role.secret for role in extensions.roles()))
 
 
 def _secrets_file(settings: DbSettings) -> Path:
@@ -41,9 +45,7 @@ def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
             key, _, value = line.partition("=")
             if key in keys:
                 values[key] = value.strip()
-    for key in keys:
-        if os.environ.get(key):
-            values[key] = os.environ[key]
+    values.update(given_passwords(keys))
     missing = [k for k in keys if k not in values]
     if missing and create:
         for key in missing:
@@ -58,64 +60,64 @@ def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
 
 def is_external() -> bool:
     """Whether the user pointed us at an existing database (DATABASE_URL or PGHOST)."""
-    return bool(os.environ.get("DATABASE_URL") or os.environ.get("PGHOST"))
+    return LibpqSettings().external
 
 
-def owner_conninfo(settings: DbSettings | None = None) -> str:
-    """libpq conninfo for the loading role (owner of the layer tables)."""
+def role_params(
+    role: str, settings: DbSettings | None = None, user: str | None = None
+) -> dict[str, str | int]:
+    """Host, port, database, user and password of one role: the core's (owner, reader) or
+    a feature's (e.g. the reports' intake and staff, ``onemap.core.extensions``).
+
+    ``user`` defaults to the role's name (``ONEMAP_DB_<ROLE>``). On an
+    existing database (``DATABASE_URL``/``PG*``) the owner is whoever ``DATABASE_URL``
+    names (empty: libpq reads ``PG*`` itself), and the other roles, which ``db up``
+    created there, connect to its host, port and database.
+    """
     settings = settings or DbSettings()
-    if is_external():
-        return os.environ.get("DATABASE_URL", "")
-    pw = read_secrets(settings)[OWNER_SECRET]
-    return psycopg.conninfo.make_conninfo(
-        host=settings.host,
-        port=settings.port,
-        dbname=settings.name,
-        user=settings.owner,
-        password=pw,
-        application_name="onemap",
-    )
-
-
-def reader_conninfo(settings: DbSettings | None = None) -> str:
-    """libpq conninfo for the read-only role (pygeoapi, the map builder)."""
-    settings = settings or DbSettings()
-    params = reader_params(settings)
-    return psycopg.conninfo.make_conninfo(**params, application_name="onemap-reader")
-
-
-def reader_params(settings: DbSettings) -> dict[str, str | int]:
-    """The reader's host, port, database, user and password, as pygeoapi needs them."""
-    return role_params(settings.reader, READER_SECRET, settings)
-
-
-def role_params(user: str, secret: str, settings: DbSettings) -> dict[str, str | int]:
-    """Host, port, database, user and password of a login role whose password is ``secret``."""
-    pw = read_secrets(settings)[secret]
-    if is_external():
-        base = psycopg.conninfo.conninfo_to_dict(os.environ.get("DATABASE_URL", ""))
-        return {
-            "host": str(base.get("host") or os.environ.get("PGHOST", "127.0.0.1")),
-            "port": int(base.get("port") or os.environ.get("PGPORT", 5432)),
-            "dbname": str(base.get("dbname") or os.environ.get("PGDATABASE", settings.name)),
-            "user": user,
-            "password": pw,
+    libpq = LibpqSettings()
+    if libpq.external:
+        base = psycopg.conninfo.conninfo_to_dict(libpq.database_url or "")
+        if role == "owner" and user is None:
+            return {k: v for k, v in base.items() if v is not None}
+        where: dict[str, str | int] = {
+            "host": str(base.get("host") or libpq.pghost or LIBPQ_HOST),
+            "port": int(base.get("port") or libpq.pgport or LIBPQ_PORT),
+            "dbname": str(base.get("dbname") or libpq.pgdatabase or settings.name),
         }
+    else:
+        where = {"host": settings.host, "port": settings.port, "dbname": settings.name}
     return {
-        "host": settings.host,
-        "port": settings.port,
-        "dbname": settings.name,
-        "user": user,
-        "password": pw,
+        **where,
+        "user": user or _role_name(role, settings),
+        "password": read_secrets(settings)[password_variable(role)],
     }
 
 
-def role_conninfo(
-    user: str, secret: str, settings: DbSettings | None = None, application_name: str = "onemap"
-) -> str:
-    """libpq conninfo for a login role whose password is the secret ``secret``."""
-    params = role_params(user, secret, settings or DbSettings())
-    return psycopg.conninfo.make_conninfo(**params, application_name=application_name)
+def _role_name(role: str, settings: DbSettings) -> str:
+    if role in CORE_ROLES:
+        return getattr(settings, role)
+    for declared in extensions.roles():
+        if declared.secret == password_variable(role):
+            return declared.name
+    raise ValueError(f"no role '{role}': the core has {CORE_ROLES}, the features theirs")
+
+
+def role_conninfo(role: str, settings: DbSettings | None = None, user: str | None = None) -> str:
+    """libpq conninfo string of one role (``role_params``), named ``onemap-<role>``."""
+    params = role_params(role, settings, user)
+    app = "onemap" if role == "owner" else f"onemap-{role}"
+    return psycopg.conninfo.make_conninfo(**{"application_name": app, **params})
+
+
+def owner_conninfo(settings: DbSettings | None = None) -> str:
+    """``role_conninfo`` of the loading role (owner of the layer tables)."""
+    return role_conninfo("owner", settings)
+
+
+def reader_conninfo(settings: DbSettings | None = None) -> str:
+    """``role_conninfo`` of the read-only role (pygeoapi, the map builder)."""
+    return role_conninfo("reader", settings)
 
 
 def connect_owner(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:

@@ -24,8 +24,8 @@ NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 DECIMAL_COMMA = r"^[+-]?[0-9]+,[0-9]+$"  # "6,5": how Indonesian spreadsheets write 6.5
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y")
 INT4 = 2**31 - 1
-# ISO 8601 date and time; without an offset it is the city's local time (config/city.yaml,
-# WIB for Semarang), which is what agencies' spreadsheets and GPS exports mean.
+# ISO 8601 date and time; without an offset it is the city's local time (config/city.yaml
+# timezone), which is what agencies' spreadsheets and GPS exports mean.
 ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
 ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 ARROW_TYPES = {

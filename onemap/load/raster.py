@@ -107,7 +107,8 @@ def _crs(path: Path, declared, override: str | None) -> CRS:
     if not text:
         raise LoadError(
             f"{path}: the raster declares no coordinate reference system; "
-            "give it with --source-crs, e.g. --source-crs EPSG:32749 for UTM 49S"
+            f"give it with --source-crs, e.g. --source-crs EPSG:{get_city().metric_crs} "
+            "(the city's metric CRS)"
         )
     try:
         return CRS.from_user_input(text)

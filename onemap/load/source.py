@@ -21,6 +21,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from onemap.core.city import get_city
 from onemap.core.errors import LoadError
 from onemap.load.shapefile import ShapefileParts
 
@@ -185,7 +186,8 @@ def _determine_crs(path: Path, declared: str | None, override: str | None, is_cs
         hint = " (no .prj beside the .shp?)" if path.suffix.lower() in (".shp", ".zip") else ""
         raise LoadError(
             f"{path}: the file declares no coordinate reference system{hint}; "
-            "give it with --source-crs, e.g. --source-crs EPSG:32749 for UTM 49S"
+            f"give it with --source-crs, e.g. --source-crs EPSG:{get_city().metric_crs} "
+            "(the city's metric CRS)"
         )
     try:
         return CRS.from_user_input(text)

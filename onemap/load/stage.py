@@ -9,7 +9,8 @@ which the next load drops — never a change to the published layer).
 
 For a replace the stage becomes the next published table. Its primary key and the
 layer model's indexes are built after the COPY, by bulk builds running side by side on
-two connections (CREATE INDEX takes a SHARE lock, so they do not block each other), and
+one connection per core (``Tuning.index_workers``; CREATE INDEX takes a SHARE lock, so
+they do not block each other), and
 ``onemap.load.modes`` then swaps it in by rename.
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from onemap.core.layers import Layer
+from onemap.core.settings import Tuning
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA, STAGE_SCHEMA, layer_table
 from onemap.load.encode import HEADER, TRAILER
@@ -128,7 +130,7 @@ def index_jobs(layer: Layer) -> list[sql.Composable]:
     (its GiST index first)."""
     table = layer_table(layer, MetaData(), schema=STAGE_SCHEMA)
     dialect = postgresql.dialect()
-    model = sorted(  # GiST first: the longest build starts first (makespan on 2 workers)
+    model = sorted(  # GiST first: the longest build starts first (shorter makespan)
         (str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes),
         key=lambda ddl: ("USING gist" not in ddl, ddl),
     )
@@ -148,9 +150,12 @@ class JobsFailed(Exception):
 
 
 def run_parallel(
-    settings, jobs: dict[int, sql.Composable], workers: int = 2
+    settings, jobs: dict[int, sql.Composable], workers: int | None = None
 ) -> dict[int, list[tuple] | None]:
     """Run independent statements on ``workers`` autocommit connections; return their rows.
+
+    ``workers`` defaults to ``Tuning.index_workers`` (one per core), and is never more
+    than the statements.
 
     Used for the index builds of a committed stage (and, beside them, counting the
     table being replaced). On the first error the workers stop taking new statements,
@@ -175,6 +180,7 @@ def run_parallel(
         except BaseException as exc:  # raised in the calling thread below
             errors_.append(exc)
 
+    workers = max(1, min(workers or Tuning().index_workers, len(jobs)))
     threads = [threading.Thread(target=work, name=f"onemap-index-{n}") for n in range(workers)]
     for t in threads:
         t.start()

@@ -16,7 +16,7 @@ import yaml
 from onemap.core import extensions
 from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, ServeSettings, env_name, password_variable
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.coverage_files import published_path
@@ -40,8 +40,22 @@ SESSION = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=
 # feature and tile providers share one engine when their options match (pygeoapi caches
 # engines by their arguments), so workers × 4 connections at most.
 POOL = {"pool_size": 2, "max_overflow": 2, "pool_pre_ping": True, "options": SESSION}
-# The server URL as pygeoapi resolves it (ONEMAP_URL is set by `onemap serve`).
-SERVER_URL = "${ONEMAP_URL:-http://127.0.0.1:5000}"
+
+
+def env_ref(variable: str, default: object = None) -> str:
+    """A ``${VAR}`` (or ``${VAR:-default}``) pygeoapi resolves from the server's environment."""
+    return f"${{{variable}}}" if default is None else f"${{{variable}:-{default}}}"
+
+
+def db_ref(field: str) -> str:
+    """``env_ref`` of a ``DbSettings`` field, with its default (not this environment's
+    value: the committed file is the same on every machine)."""
+    return env_ref(env_name(DbSettings, field), DbSettings.model_fields[field].default)
+
+
+# The server URL as pygeoapi resolves it (`onemap serve` sets ONEMAP_PUBLIC_URL).
+SERVE_DEFAULTS = ServeSettings.model_construct()
+SERVER_URL = env_ref(env_name(ServeSettings, "public_url"), SERVE_DEFAULTS.url)
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
@@ -61,11 +75,11 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         # pygeoapi's PostgreSQL provider with GeoJSON built in PostGIS (onemap/serve/provider.py)
         "name": "onemap.serve.provider.OnemapPostgreSQLProvider",
         "data": {
-            "host": "${ONEMAP_DB_HOST:-127.0.0.1}",
-            "port": "${ONEMAP_DB_PORT:-55432}",
-            "dbname": "${ONEMAP_DB_NAME:-onemap}",
-            "user": "${ONEMAP_DB_READER:-onemap_reader}",
-            "password": "${ONEMAP_READER_PASSWORD}",
+            "host": db_ref("host"),
+            "port": db_ref("port"),
+            "dbname": db_ref("name"),
+            "user": db_ref("reader"),
+            "password": env_ref(password_variable("reader")),
             "search_path": [DATA_SCHEMA, "public"],
         },
         "id_field": layer.primary_key,
@@ -112,8 +126,8 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
     public = {lid: resource(layer, data_extents(layer, settings)) for lid, layer in layers.items()}
     return {
         "server": {
-            "bind": {"host": "127.0.0.1", "port": 5000},
-            "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+            "bind": {"host": SERVE_DEFAULTS.host, "port": SERVE_DEFAULTS.port},
+            "url": SERVER_URL,
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
             "gzip": True,
@@ -138,18 +152,18 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
                 "keywords": ["One Map", "Satu Peta", city.name, "OGC API"],
                 "keywords_type": "theme",
                 "terms_of_service": "Each collection states its own licence and attribution.",
-                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}",
+                "url": SERVER_URL,
             },
             "license": {
                 "name": "Per collection: see each collection's licence and attribution",
-                "url": "${ONEMAP_URL:-http://127.0.0.1:5000}/collections",
+                "url": f"{SERVER_URL}/collections",
             },
-            "provider": {"name": f"Pemerintah {city.name}"},
+            "provider": {"name": city.government},
             "contact": {
-                "name": "Walidata (Dinas Komunikasi, Informatika, Statistik dan Persandian)",
-                "city": city.name.removeprefix("Kota "),
+                "name": city.contact.name,
+                "city": city.contact.city,
                 "stateorprovince": city.province,
-                "country": "Indonesia",
+                "country": city.contact.country,
                 "role": "pointOfContact",
             },
         },

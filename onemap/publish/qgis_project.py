@@ -7,7 +7,7 @@ QGIS) takes it from ``PGPASSWORD``, ``~/.pgpass`` or a service file, or QGIS ask
 
 Layers are grouped "Batas administrasi" (on top, kecamatan first, drawn above everything
 as outlines) and "Tematik" (points over lines over polygons). The project CRS is the city's
-metric CRS (WGS 84 / UTM 49S) and the initial view is the city's extent. Written with
+metric CRS (config/city.yaml) and the initial view is the city's extent. Written with
 ElementTree so ``onemap`` does not need QGIS installed; tests open the files with PyQGIS.
 """
 

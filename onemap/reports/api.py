@@ -27,7 +27,6 @@ import gzip
 import ipaddress
 import json
 import logging
-import os
 import re
 from functools import cache
 from http import HTTPStatus
@@ -37,12 +36,12 @@ import psycopg
 from flask import Flask, Response, g, request
 
 from onemap.core.layers import Layer, get_layer, load_layers
-from onemap.core.settings import DbSettings
-from onemap.db.connect import read_secrets
+from onemap.core.settings import DbSettings, ServeSettings
+from onemap.db.connect import read_secrets, role_conninfo
 from onemap.reports import LAYER_ID, staff
 from onemap.reports.auth import Staff, authenticate
 from onemap.reports.config import load_config
-from onemap.reports.db import INTAKE_SECRET, role_conninfo
+from onemap.reports.db import INTAKE_SECRET
 from onemap.reports.intake import allow, client_key, public_feature, store
 from onemap.reports.private import private_of
 from onemap.reports.validate import Invalid, feature, parse_json, too_large
@@ -156,7 +155,7 @@ def intake() -> Response:
     sub = feature(_read_body(), config)
     report_id = store(_conn("intake"), sub, actor=f"intake:{sub.channel}")
     doc = public_feature(_conn("reader"), report_id)
-    base = os.environ.get("ONEMAP_URL") or request.host_url.rstrip("/")
+    base = (ServeSettings().public_url or request.host_url).rstrip("/")
     location = f"{base}/collections/{LAYER_ID}/items/{report_id}"
     return _json_response(doc, HTTPStatus.CREATED, {"Location": location})
 

@@ -14,38 +14,37 @@ Three roles touch the reports, each with the least it needs (granted in ``ensure
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from importlib import resources
 
 import psycopg
 from geoalchemy2 import Geometry
 from psycopg import sql
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Column, ForeignKey, MetaData, Table
 
 from onemap.core.extensions import Role
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import DbSettings
-from onemap.db import connect
+from onemap.core.settings import DbSettings, password_variable, role_name
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA, SQL_TYPES, field_checks, field_comment
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
 from onemap.reports.private import private_of
 
-INTAKE_SECRET = "ONEMAP_INTAKE_PASSWORD"
-STAFF_SECRET = "ONEMAP_STAFF_PASSWORD"
+INTAKE_SECRET = password_variable("intake")
+STAFF_SECRET = password_variable("staff")
 # Columns of onemap.reports only staff change (the intake role may not set them).
 STAFF_COLUMNS = ("status", "updated_at", "closed_at")
 STAFF_UPDATABLE = ("status", "office", "category", "updated_at", "closed_at")
 LOCATE_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
 
 
-class RoleNames(BaseSettings):
-    """The reports' login roles: INSERT-only intake, staff behind tokens."""
+@dataclass(frozen=True)
+class RoleNames:
+    """The reports' login roles: INSERT-only intake, staff behind tokens
+    (``ONEMAP_DB_INTAKE``, ``ONEMAP_DB_STAFF``, read by ``onemap.core.settings``)."""
 
-    model_config = SettingsConfigDict(env_prefix="ONEMAP_DB_")
-
-    intake: str = "onemap_intake"
-    staff: str = "onemap_staff"
+    intake: str = field(default_factory=lambda: role_name("intake", "onemap_intake"))
+    staff: str = field(default_factory=lambda: role_name("staff", "onemap_staff"))
 
 
 def roles() -> tuple[Role, ...]:
@@ -62,19 +61,6 @@ def sql_text(name: str) -> str:
 def private_name(layer: Layer, name: str | None = None) -> sql.Identifier:
     """``onemap_private.<name>`` (default: the layer's private table)."""
     return sql.Identifier(PRIVATE_SCHEMA, name or layer.id)
-
-
-def role_conninfo(role: str, settings: DbSettings | None = None) -> str:
-    """libpq conninfo for one of the roles: reader, intake, staff or owner."""
-    settings = settings or DbSettings()
-    names = RoleNames()
-    user, secret = {
-        "reader": (settings.reader, connect.READER_SECRET),
-        "owner": (settings.owner, connect.OWNER_SECRET),
-        "intake": (names.intake, INTAKE_SECRET),
-        "staff": (names.staff, STAFF_SECRET),
-    }[role]
-    return connect.role_conninfo(user, secret, settings, application_name=f"onemap-{role}")
 
 
 def private_table(layer: Layer, metadata: MetaData) -> Table | None:

@@ -21,8 +21,9 @@ import psycopg
 
 from onemap.core.errors import UserError
 from onemap.core.settings import DbSettings
+from onemap.db.connect import role_conninfo
 from onemap.reports.config import ReportsConfig, load_config
-from onemap.reports.db import role_conninfo, sql_text
+from onemap.reports.db import sql_text
 from onemap.reports.sla import working_days_between
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

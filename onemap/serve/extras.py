@@ -21,11 +21,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 
 from flask import Flask, Response, request
 
+from onemap.core.settings import ServeSettings
 from onemap.serve import pygeoapi_patches
 
 FILTER_CONFORMANCE = (
@@ -35,7 +35,7 @@ FILTER_CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
 )
 TIMESTAMP = re.compile(rb'"timeStamp":\s*"[^"]*",?')
-CACHE_MAX_AGE = int(os.environ.get("ONEMAP_CACHE_MAX_AGE", "60"))
+CACHE_MAX_AGE = ServeSettings().cache_max_age
 
 
 def _add_conformance(resp: Response) -> None:

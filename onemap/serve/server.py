@@ -20,38 +20,48 @@ import yaml
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings, ServeSettings
+from onemap.core.settings import DbSettings, ServeSettings, child_env, env_name, password_variable
 from onemap.core.yamlfile import read_yaml
-from onemap.db.connect import reader_params
+from onemap.db.connect import role_params
 from onemap.load.coverage_files import coverage_dir
 from onemap.serve.contract import LIMITS, config_path
 from onemap.serve.records import write_catalogue
 
+# gunicorn restarts a worker that has not answered for this long (its default is 30 s):
+# the indicator processes and the first pages of the biggest layers may need more.
+WORKER_TIMEOUT_S = 120
+
 
 def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, str]:
-    """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from."""
+    """Environment pygeoapi resolves the ``${VAR}`` references of pygeoapi.yml from.
+
+    The server's settings are handed down under the names the child's settings read,
+    so ``DbSettings()`` and ``ServeSettings()`` in a worker agree with this process.
+    """
     db = db or DbSettings()
-    params = reader_params(db)
-    prune_server_files(db.state_dir)
+    reader = role_params("reader", db)
+    prune_server_files(db.state_dir, serve.host)
     openapi = db.state_dir / f"openapi-{serve.port}.yml"  # one per server: suites run in parallel
-    return {
-        **os.environ,
-        "ONEMAP_URL": serve.url,
-        "ONEMAP_DB_HOST": str(params["host"]),
-        "ONEMAP_DB_PORT": str(params["port"]),
-        "ONEMAP_DB_NAME": str(params["dbname"]),
-        "ONEMAP_DB_READER": str(params["user"]),
-        "ONEMAP_READER_PASSWORD": str(params["password"]),
-        # what the features' collections in pygeoapi.yml refer to (e.g. the reports' staff role)
-        **{k: v for feature in extensions.features() for k, v in feature.server_env(db).items()},
-        "PYGEOAPI_CONFIG": str(config_path()),
-        "PYGEOAPI_OPENAPI": str(openapi),
-        "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
-        "ONEMAP_COVERAGES": str(coverage_dir(db)),
-    }
+    return child_env(
+        **{
+            env_name(ServeSettings, "public_url"): serve.url,
+            env_name(ServeSettings, "cache_max_age"): str(serve.cache_max_age),
+            env_name(DbSettings, "host"): str(reader["host"]),
+            env_name(DbSettings, "port"): str(reader["port"]),
+            env_name(DbSettings, "name"): str(reader["dbname"]),
+            env_name(DbSettings, "reader"): str(reader["user"]),
+            password_variable("reader"): str(reader["password"]),
+            # what the features' collections in pygeoapi.yml refer to (e.g. the reports' staff)
+            **{k: v for f in extensions.features() for k, v in f.server_env(db).items()},
+            "PYGEOAPI_CONFIG": str(config_path()),
+            "PYGEOAPI_OPENAPI": str(openapi),
+            "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
+            "ONEMAP_COVERAGES": str(coverage_dir(db)),
+        }
+    )
 
 
-def prune_server_files(state_dir: Path) -> None:
+def prune_server_files(state_dir: Path, host: str) -> None:
     """Delete the per-port files of servers that are gone (nothing listens on the port).
 
     Each server writes its OpenAPI document and catalogue under its port's name, so that
@@ -63,7 +73,7 @@ def prune_server_files(state_dir: Path) -> None:
             continue
         with socket.socket() as s:
             s.settimeout(0.2)
-            listening = s.connect_ex(("127.0.0.1", int(port))) == 0
+            listening = s.connect_ex((host, int(port))) == 0
         if not listening:
             path.unlink(missing_ok=True)
 
@@ -83,7 +93,7 @@ def generate_openapi(env: dict[str, str], onemap_extras: bool = True) -> None:
         raise UserError(f"{config} is missing: run 'onemap publish' first")
     Path(env["PYGEOAPI_OPENAPI"]).parent.mkdir(parents=True, exist_ok=True)
     if onemap_extras:
-        write_catalogue(Path(env["ONEMAP_RECORDS"]), env["ONEMAP_URL"])
+        write_catalogue(Path(env["ONEMAP_RECORDS"]), env[env_name(ServeSettings, "public_url")])
     res = subprocess.run(
         [
             _bin("pygeoapi"),
@@ -152,9 +162,9 @@ def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.serve.wsgi:app") -> li
         str(serve.workers),
         "--no-control-socket",
         "--access-logfile",
-        "-" if os.environ.get("ONEMAP_ACCESS_LOG") else "/dev/null",
+        "-" if serve.access_log else "/dev/null",
         "--timeout",
-        "120",
+        str(WORKER_TIMEOUT_S),
     ]
 
 
@@ -173,8 +183,10 @@ def run_foreground(port: int | None = None, workers: int | None = None) -> None:
     os.execve(gunicorn_cmd(serve)[0], gunicorn_cmd(serve), env)
 
 
-def start_background(port: int, workers: int = 2, log: Path | None = None) -> subprocess.Popen:
-    """Start pygeoapi on 127.0.0.1:port and wait until it answers (tests, benchmarks)."""
+def start_background(
+    port: int, workers: int | None = None, log: Path | None = None
+) -> subprocess.Popen:
+    """Start pygeoapi on ``port`` and wait until it answers (tests, benchmarks)."""
     serve = _settings(port, workers)
     env = server_env(serve)
     generate_openapi(env)

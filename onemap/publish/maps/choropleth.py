@@ -18,6 +18,7 @@ from typing import Any
 
 import folium
 
+from onemap.core.city import get_city
 from onemap.indicators import Choropleth
 from onemap.indicators.export import JSON_NAME
 from onemap.publish.maps.classify import METHOD, MISSING_COLOR, ClassBreaks, classify
@@ -53,7 +54,7 @@ class SiteIndicators:
     choropleths: Sequence[Choropleth] = ()
     exports: Sequence[Path] = ()
     synthetic_inputs: Sequence[str] = ()
-    city_name: str = "Kota"
+    city_name: str = field(default_factory=lambda: get_city().name)
     error: str | None = None
     hrefs: dict[str, str] = field(default_factory=dict)
     skipped: Sequence[str] = ()  # choropleths without a page, and why

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from onemap.core.city import get_city
 from onemap.publish.maps.choropleth import SiteIndicators
 from onemap.publish.maps.mapframe import PageOptions, PreparedLayer
 from onemap.publish.maps.templating import format_number, render
@@ -72,7 +73,7 @@ class IndexCard:
             title_en=ch.label_en,
             description=f"Per kecamatan / per district ({ch.unit}).",
             preview=preview,
-            facts=(("Kota / City", f"{city} {ch.unit}"),),
+            facts=((f"{get_city().kind} / {get_city().kind_en}", f"{city} {ch.unit}"),),
         )
 
 

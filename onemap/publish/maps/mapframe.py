@@ -17,6 +17,7 @@ import shapely
 from folium.map import CustomPane
 from folium.plugins import Fullscreen
 
+from onemap.core.city import get_city
 from onemap.core.layers import Layer
 from onemap.publish.maps.elements import LeafletControl, LocateControl, OnemapRuntime, Panel
 from onemap.publish.maps.styles import layer_spec
@@ -39,8 +40,8 @@ class PageOptions:
     basemap: str = BASEMAP_OSM
     basemap_attribution: str | None = None
     assets_url: str = "assets"
-    site_title: str = "Peta Terpadu Kota Semarang"
-    site_title_en: str = "One Map, Kota Semarang"
+    site_title: str = field(default_factory=lambda: get_city().site_title)
+    site_title_en: str = field(default_factory=lambda: get_city().site_title_en)
     generated: str = "–"
     tiles_url: str | None = None  # an OGC API root: big layers drawn from its vector tiles
 

@@ -1,8 +1,8 @@
 """Turn a layer's GeoDataFrame into the compact display data a map page embeds.
 
-Display only: geometries are simplified per geometry family in metres (UTM 49S, the
-zone of Semarang), then quantised to 5 decimals (about 1 m) and delta-encoded as in
-TopoJSON; only the columns the popups show are kept. A page embeds::
+Display only: geometries are simplified per geometry family in metres (in the city's
+metric CRS), then quantised to 5 decimals (about 1 m) and delta-encoded as in TopoJSON;
+only the columns the popups show are kept. A page embeds::
 
     {"fields": [...], "scale": 100000, "rows": [[[type, coords], [values...]], ...]}
 
@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from onemap.core.city import get_city
 from onemap.core.layers import Layer
 
-# Metric CRS for simplification: WGS 84 / UTM zone 49S covers Kota Semarang.
-DISPLAY_METRIC_CRS = 32749
+# Metric CRS for simplification: the city's (config/city.yaml metric_crs).
+DISPLAY_METRIC_CRS = get_city().metric_crs
 # Douglas-Peucker tolerance per geometry family, in metres.
 TOLERANCE_M: dict[str, float] = {"point": 0.0, "line": 5.0, "polygon": 5.0}
 COORD_DECIMALS = 5

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from onemap.core.city import get_city
 from onemap.core.layers import Layer
 from onemap.publish.maps.assets import copy_assets
 from onemap.publish.maps.choropleth import (
@@ -164,8 +165,8 @@ def build_site(
     indicators: SiteIndicators | None = None,
     tiles_url: str | None = None,
     tile_above_bytes: int = TILE_ABOVE_BYTES,
-    site_title: str = PageOptions.site_title,
-    site_title_en: str = PageOptions.site_title_en,
+    site_title: str | None = None,
+    site_title_en: str | None = None,
 ) -> list[Path]:
     """Write the public web maps into ``outdir`` and return the pages written.
 
@@ -194,8 +195,8 @@ def build_site(
     opts = PageOptions(
         basemap=basemap,
         basemap_attribution=basemap_attribution,
-        site_title=site_title,
-        site_title_en=site_title_en,
+        site_title=site_title or get_city().site_title,
+        site_title_en=site_title_en or get_city().site_title_en,
         generated=generated,
         tiles_url=tiles_url.rstrip("/") if tiles_url else None,
     )

@@ -15,9 +15,9 @@ from onemap.core import extensions
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, password_variable
 from onemap.db import cluster as pgcluster
-from onemap.db.connect import OWNER_SECRET, READER_SECRET, is_external, owner_conninfo, read_secrets
+from onemap.db.connect import is_external, owner_conninfo, read_secrets
 from onemap.db.models import (
     DATA_SCHEMA,
     HIST_SCHEMA,
@@ -60,8 +60,8 @@ def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
     pw = read_secrets(settings, create=True)
     su = cl.superuser_conninfo()
     with psycopg.connect(**su, autocommit=True) as conn, conn.cursor() as cur:
-        _ensure_role(cur, settings.owner, pw[OWNER_SECRET])
-        _ensure_role(cur, settings.reader, pw[READER_SECRET])
+        _ensure_role(cur, settings.owner, pw[password_variable("owner")])
+        _ensure_role(cur, settings.reader, pw[password_variable("reader")])
         _ensure_feature_roles(cur, pw)
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.name,))
         if not cur.fetchone():
@@ -129,7 +129,7 @@ def _bootstrap_external(settings: DbSettings) -> None:
             conn.execute(dict(sql_files())["000_extensions.sql"])
             ensure_srids(conn)
             with conn.cursor() as cur:
-                _ensure_role(cur, settings.reader, pw[READER_SECRET])
+                _ensure_role(cur, settings.reader, pw[password_variable("reader")])
                 _ensure_feature_roles(cur, pw)
             user = conn.execute("SELECT current_user").fetchone()[0]
             _schemas_and_grants(conn, settings.model_copy(update={"owner": user}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import importlib
 from pathlib import Path
 
 from onemap.core.settings import project_root
@@ -88,3 +89,14 @@ def test_core_reaches_features_only_through_the_registry() -> None:
         if dep.startswith("onemap.reports")
     )
     assert offenders == []
+
+
+def test_every_module_imports() -> None:
+    """A name moved or renamed away is an ImportError here, not in a later run of a command.
+
+    ``onemap.serve.wsgi`` is left out: importing it loads pygeoapi's app and configuration
+    (the API tests start it for real).
+    """
+    for module in sorted(_imports()):
+        if module != "onemap.serve.wsgi":
+            importlib.import_module(module)

@@ -15,6 +15,17 @@ from onemap.core.settings import project_root
 
 PACKAGE = project_root() / "onemap"
 REGISTRY = "onemap.core.extensions"  # the one module allowed to name the features
+# The packages in the order README.md lists them: each imports only those before it.
+ORDER = (
+    "onemap.core",
+    "onemap.db",
+    "onemap.load",
+    "onemap.indicators",
+    "onemap.serve",
+    "onemap.publish",
+    "onemap.reports",
+    "onemap.cli",
+)
 
 
 def _module(path: Path) -> str:
@@ -78,6 +89,27 @@ def test_no_package_import_cycles() -> None:
             _package(d) for d in deps if _package(d) != pkg and d != "onemap"
         )
     assert _cycle(packages) == []
+
+
+def test_packages_import_only_those_listed_before_them() -> None:
+    upward = sorted(
+        f"{module} imports {dep}"
+        for module, deps in _imports().items()
+        for dep in deps
+        if dep != "onemap" and ORDER.index(_package(dep)) > ORDER.index(_package(module))
+    )
+    assert upward == []
+
+
+def test_the_order_names_every_package() -> None:
+    assert {_package(m) for m in _imports()} - {"onemap"} == set(ORDER)
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    listed = [
+        line.split()[0].rstrip("/").replace("/", ".").removesuffix(".py")
+        for line in readme.splitlines()
+        if line.startswith("onemap/")
+    ]
+    assert tuple(listed) == ORDER
 
 
 def test_core_reaches_features_only_through_the_registry() -> None:

@@ -33,11 +33,6 @@ class DbSettings(BaseSettings):
     state_dir: Path = Field(default_factory=lambda: project_root() / ".onemap")
     pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
 
-    @property
-    def external_url(self) -> str | None:
-        """``DATABASE_URL`` when the user points onemap at an existing PostGIS."""
-        return os.environ.get("DATABASE_URL") or None
-
 
 class ServeSettings(BaseSettings):
     """Where pygeoapi listens and how it is reached."""

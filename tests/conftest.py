@@ -13,17 +13,12 @@ from pathlib import Path
 
 import pytest
 
-# Before onemap reads its settings. ONEMAP_TEST_DB lets two suites share the cluster.
+from onemap.core.settings import DbSettings, project_root
+from onemap.db import schema
+from onemap.load import demo
+
+# ONEMAP_TEST_DB lets two suites share the cluster.
 TEST_DB = os.environ.get("ONEMAP_TEST_DB", "onemap_test")
-os.environ["ONEMAP_DB_NAME"] = TEST_DB
-# The test server logs every request (OUTPUT/pygeoapi.log): the client tests (QGIS) read
-# what the client really sent from it.
-os.environ.setdefault("ONEMAP_ACCESS_LOG", "1")
-
-from onemap.core.settings import DbSettings, project_root  # noqa: E402
-from onemap.db import schema  # noqa: E402
-from onemap.load import demo  # noqa: E402
-
 OUTPUT = project_root() / "tests" / "output" / TEST_DB
 
 
@@ -33,8 +28,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_environment():
+    """The environment of the whole session, restored at its end.
+
+    ``ONEMAP_DB_NAME``: the test database, for the settings read in this process and in
+    the servers and commands it starts. ``ONEMAP_ACCESS_LOG``: the test server logs every
+    request (OUTPUT/pygeoapi.log), where the client tests (QGIS) read what was really sent.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONEMAP_DB_NAME", TEST_DB)
+        mp.setenv("ONEMAP_ACCESS_LOG", os.environ.get("ONEMAP_ACCESS_LOG", "1"))
+        yield
+
+
 @pytest.fixture(scope="session")
-def db_settings() -> DbSettings:
+def db_settings(session_environment) -> DbSettings:
     """The test database, created and migrated by `onemap db up`'s code."""
     settings = DbSettings()
     schema.up(settings)

@@ -1,10 +1,11 @@
 """A live onemap server for the citizen-report tests and benchmark, on its own database.
 
 The reports tests write (intake, status changes, deletes), so they use their own database
-(``<ONEMAP_TEST_DB>_intake``) with the layers intake needs (kecamatan, kelurahan, roads,
-drainage) loaded from the demo files and no report at the start: the shared demo database
-and the tests that compare it with pygeoapi.yml stay as they are. ``live_server`` starts
-pygeoapi under gunicorn once per process (real HTTP, real PostGIS) and stops it at exit.
+(``<ONEMAP_TEST_DB>_intake``) with the layers intake locates reports in (``locate:`` in
+config/reports.yaml) loaded from the demo files and no report at the start: the shared
+demo database and the tests that compare it with pygeoapi.yml stay as they are.
+``live_server`` starts pygeoapi under gunicorn once per process (real HTTP, real PostGIS)
+and stops it at exit.
 ``drive`` is the bounded open-loop load generator of the intake load test and bench.
 """
 
@@ -33,8 +34,10 @@ from onemap.db.connect import owner_conninfo
 from onemap.load import demo
 from onemap.load.coverage_files import publish_raster, published_path
 from onemap.load.loader import load_layer
+from onemap.reports.config import load_config
 
-INTAKE_LAYERS = ("admin_kecamatan", "admin_kelurahan", "road_condition", "drainage")
+# the layers intake locates a report in (config/reports.yaml ``locate:``)
+INTAKE_LAYERS = tuple(dict.fromkeys(lookup.layer for lookup in load_config().locate))
 _STATE: dict[str, object] = {}
 _LOCK = threading.Lock()
 

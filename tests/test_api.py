@@ -139,7 +139,7 @@ def test_geopandas_reads_items_and_oapif(api, db_settings) -> None:
     assert sorted(kec["kode_kec"]) == [f"33.74.{i:02d}" for i in range(1, 17)]
     flood = gpd.read_file(f"OAPIF:{api}", layer="flood_zones")
     assert len(flood) == table_count(db_settings, "flood_zones")
-    assert set(flood["hazard"]) <= {"rendah", "sedang", "tinggi"}
+    assert set(flood["hazard"]) == set(LAYERS["flood_zones"].field("hazard").allowed)
 
 
 def test_html_pages_render(api) -> None:

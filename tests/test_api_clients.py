@@ -44,18 +44,23 @@ def test_every_layer_has_vector_tiles(api, layer_id) -> None:
     assert any(lk["type"] == "application/vnd.mapbox-vector-tile" for lk in meta["links"])
 
 
+def tile_count(settings, layer: str, z: int, x: int, y: int) -> int:
+    """Features of ``layer`` that intersect tile z/x/y, counted by PostGIS."""
+    size = 40_075_016.686 / 2**z
+    x0, y1 = -20_037_508.343 + x * size, 20_037_508.343 - y * size
+    return table_count(
+        settings,
+        layer,
+        sql.SQL("ST_Intersects(ST_Transform(geom, 3857), ST_MakeEnvelope(%s, %s, %s, %s, 3857))"),
+        (x0, y1 - size, x0 + size, y1),
+    )
+
+
 def test_a_tile_holds_the_features_of_its_area(api, db_settings, tmp_path) -> None:
     z = 15
     x, y = tile_index(110.42, -6.98, z)
     frame = fetch_tile(api, "road_condition", z, x, y, tmp_path)
-    size = 40_075_016.686 / 2**z
-    x0, y1 = -20_037_508.343 + x * size, 20_037_508.343 - y * size
-    expected = table_count(
-        db_settings,
-        "road_condition",
-        sql.SQL("ST_Intersects(ST_Transform(geom, 3857), ST_MakeEnvelope(%s, %s, %s, %s, 3857))"),
-        (x0, y1 - size, x0 + size, y1),
-    )
+    expected = tile_count(db_settings, "road_condition", z, x, y)
     # ST_AsMVTGeom drops a feature that only touches the tile edge (nothing left to draw)
     assert expected - 3 <= len(frame) <= expected
     assert expected > 50
@@ -66,7 +71,10 @@ def test_low_zoom_tiles_are_simplified_but_complete(api, db_settings, tmp_path) 
     z = 11
     x, y = tile_index(110.42, -6.98, z)
     frame = fetch_tile(api, "drainage", z, x, y, tmp_path)
-    assert len(frame) > 0
+    expected = tile_count(db_settings, "drainage", z, x, y)
+    # a channel shorter than a quarter pixel may collapse, and one that only touches the
+    # tile's edge is dropped: a handful at most, of hundreds
+    assert expected > 100 and expected - 5 <= len(frame) <= expected
     assert frame["id"].is_unique
 
 
@@ -80,9 +88,8 @@ def test_catalogue_has_a_record_per_layer(api, db_settings) -> None:
         assert props["license"] == layer.license
         assert props["contacts"][0]["organization"] == layer.office
         assert props["updateFrequency"] == layer.update_frequency
-        if layer.demo_file:  # loaded layers list their runs; live layers may have none
-            assert props["history"], f"{lid}: lineage lists the published runs"
-            assert props["history"][-1]["features"] == table_count(db_settings, lid)
+        assert props["history"], f"{lid}: lineage lists the published runs"
+        assert props["history"][-1]["features"] == table_count(db_settings, lid)
         sni = props["sni8843"]
         assert sni["MD_DataIdentification.topicCategory"] == layer.topic_category
         assert sni["MD_ReferenceSystem"] == f"EPSG:{layer.geometry.srid}"
@@ -90,8 +97,16 @@ def test_catalogue_has_a_record_per_layer(api, db_settings) -> None:
 
 
 def test_catalogue_search(api) -> None:
-    body = get_json(f"{api}/collections/catalog/items", q="banjir")
-    assert [f["id"] for f in body["features"]] == ["flood_zones"]
+    """``q`` searches each record's titles, description and keywords (any case)."""
+    text = {
+        lid: " ".join([lyr.title, lyr.title_en, lyr.description, *lyr.keywords]).lower()
+        for lid, lyr in LAYERS.items()
+    }
+    for word in ("banjir", "JALAN", "rob"):
+        expected = {lid for lid, t in text.items() if word.lower() in t}
+        assert 0 < len(expected) < len(LAYERS), word  # a word that tells records apart
+        body = get_json(f"{api}/collections/catalog/items", q=word)
+        assert {f["id"] for f in body["features"]} == expected, word
 
 
 def test_owslib_reads_collections_queryables_and_items(api, db_settings) -> None:

@@ -107,7 +107,12 @@ def test_raster_refusals_say_why(scratch_settings, tmp_path) -> None:
     no_crs = depth_tif(tmp_path / "b.tif", crs=None)
     with pytest.raises(LoadError, match=r"b\.tif: the raster declares no coordinate reference"):
         load_layer(FLOOD, no_crs, settings=scratch_settings)
-    assert load_layer(FLOOD, no_crs, source_crs="EPSG:32749", settings=scratch_settings)
+    res = load_layer(FLOOD, no_crs, source_crs="EPSG:32749", settings=scratch_settings)
+    assert res.rows_loaded == 3 and set(zones(scratch_settings)) == {
+        "hujan-rendah",
+        "hujan-sedang",
+        "hujan-tinggi",
+    }
     dry = tmp_path / "dry.tif"
     with rasterio.open(
         dry,

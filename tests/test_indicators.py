@@ -325,26 +325,24 @@ def test_relations_are_injected_per_layer(grid) -> None:
 
 
 def test_as_of_uses_the_load_history(grid) -> None:
-    """As of the last fixture load (a run id or today's date) equals the current data."""
+    """As of the last fixture load (a run id or today's date) equals the current data,
+    read from the history: a run id names that run for every layer, a date each layer's
+    run published then."""
     with psycopg.connect(owner_conninfo(grid)) as conn:
-        run = max(
-            conn.execute(
+        runs = {
+            lid: conn.execute(
                 sql.SQL("SELECT max(load_id) FROM {}").format(sql.Identifier("onemap", lid))
             ).fetchone()[0]
             for lid in fixture_frames()
-        )
-    try:
-        import onemap.load.history  # noqa: F401
-    except ImportError:
-        with pytest.raises(UserError, match="onemap.load.history"):
-            one(grid, "flood_area", as_of=str(run))
-        return
+        }
+    run = max(runs.values())
     current = compute(Request("all"), settings=grid)
+    assert all(r.version == {"as_of": None, "load_ids": runs} for r in current)
     today = dt.datetime.now(get_city().tz).date().isoformat()
-    for as_of in (str(run), today):
+    for as_of, load_ids in ((str(run), dict.fromkeys(runs, run)), (today, runs)):
         then = compute(Request("all", as_of=as_of), settings=grid)
         assert [r.rows for r in then] == [r.rows for r in current], as_of
-        assert then[0].version["as_of"] == as_of
+        assert all(r.version == {"as_of": as_of, "load_ids": load_ids} for r in then), as_of
 
 
 def test_cli_json_equals_the_library(grid) -> None:

@@ -51,6 +51,9 @@ def processes_api(loaded, db_settings):
             pass
         assert proc.poll() is None, "pygeoapi exited; see pygeoapi-indicators.log"
         time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("pygeoapi never answered /conformance; see pygeoapi-indicators.log")
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -6,23 +6,21 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from onemap.core.layers import Layer, load_layers, read_layer
+from onemap.core.layers import Layer, layers_dir, load_layers, read_layer
 from onemap.core.settings import project_root
+from onemap.core.yamlfile import read_yaml
 from onemap.db.connect import owner_conninfo
 
 LAYERS = load_layers()
 
 
-def test_seven_layers_enabled() -> None:
-    assert list(LAYERS) == [
-        "admin_kecamatan",
-        "admin_kelurahan",
-        "road_condition",
-        "drainage",
-        "flood_zones",
-        "zoning",
-        "reports",
-    ]
+def test_index_lists_each_layer_folder_once() -> None:
+    """layers/index.yaml: one line per enabled layer, each with its folder and file."""
+    root = layers_dir()
+    listed = read_yaml(root / "index.yaml")["layers"]
+    assert listed and len(listed) == len(set(listed)), "a layer listed twice"
+    folders = sorted(p.name for p in root.iterdir() if (p / f"{p.name}.yaml").is_file())
+    assert sorted(listed) == folders, "a layer folder not in the index: enable or remove it"
 
 
 @pytest.mark.parametrize("layer", LAYERS.values(), ids=list(LAYERS))
@@ -90,11 +88,13 @@ def test_check_constraint_refuses_value_outside_the_domain(db_settings) -> None:
         conn.rollback()
 
 
-def test_reader_role_cannot_write_or_see_meta(db_settings) -> None:
+def test_reader_role_cannot_write_or_see_meta(db_settings, loaded) -> None:
     from onemap.db.connect import reader_conninfo
 
     with psycopg.connect(reader_conninfo(db_settings)) as conn:
-        assert conn.execute("SELECT count(*) FROM onemap.admin_kecamatan").fetchone()[0] >= 0
+        # the reader sees every published row (no grant or policy hides any)
+        seen = conn.execute("SELECT count(*) FROM onemap.admin_kecamatan").fetchone()[0]
+        assert seen == loaded["admin_kecamatan"] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM onemap.admin_kecamatan")
         conn.rollback()

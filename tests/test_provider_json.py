@@ -34,7 +34,7 @@ def test_a_page_read_by_a_hook_is_written_as_read() -> None:
     assert json.loads(to_json(_doc(page)))["features"][1]["properties"] == {"name": "changed"}
 
 
-def test_other_serialisers_get_the_parsed_features() -> None:
+def test_other_serialisers_get_the_parsed_features(monkeypatch) -> None:
     """pygeoapi's HTML template runs its own to_json over the features alone."""
     page = FeaturesJSON(json.dumps(PAGE), 2)
     with patched():  # pygeoapi_to_json looks json_serial up when it runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onemap.core.layers import load_layers
 from onemap.publish.pygeoapi_config import build_config, render
 from onemap.serve.contract import config_path
 
@@ -22,15 +23,19 @@ def test_config_has_no_secret_and_uses_the_reader(loaded, db_settings) -> None:
 
     for secret in read_secrets(db_settings).values():
         assert secret not in text
-    database_providers = [
-        p
-        for res in cfg["resources"].values()
-        for p in res.get("providers", [])
-        if isinstance(p.get("data"), dict) and res.get("visibility") != "hidden"
-    ]
-    assert len(database_providers) >= 2 * 6  # features and tiles of every layer
-    for provider in database_providers:
-        assert provider["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"
+    database_providers = {
+        rid: [p for p in res.get("providers", []) if isinstance(p.get("data"), dict)]
+        for rid, res in cfg["resources"].items()
+        if res.get("visibility") != "hidden"
+    }
+    database_providers = {rid: ps for rid, ps in database_providers.items() if ps}
+    # features and tiles of every layer, and nothing else, read the database
+    assert {rid: [p["type"] for p in ps] for rid, ps in database_providers.items()} == {
+        lid: ["feature", "tile"] for lid in load_layers()
+    }
+    for providers in database_providers.values():
+        for provider in providers:
+            assert provider["data"]["user"] == "${ONEMAP_DB_READER:-onemap_reader}"
     # Hidden staff collections (personal data, onemap/reports) read as the staff role only.
     staff = [r for r in cfg["resources"].values() if r.get("visibility") == "hidden"]
     assert staff and all(

@@ -82,7 +82,6 @@ TEMPLATES = {
         "Rambu lalu lintas di {place} roboh.",
     ),
 }
-ON_ROAD = ("jalan_rusak", "jembatan", "penerangan_jalan", "pohon_tumbang", "sampah", "lainnya")
 
 
 def build_reports(

@@ -26,6 +26,7 @@ from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
 from onemap.db.models import DATA_SCHEMA
+from onemap.load import history
 
 
 @dataclass(frozen=True)
@@ -66,17 +67,6 @@ def parse_as_of(text: str) -> int | dt.datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=get_city().tz)
 
 
-def _history():  # noqa: ANN202 - the module, imported late: it is optional
-    try:
-        from onemap.load import history
-    except ImportError as exc:
-        raise UserError(
-            "indicators for an earlier version need the load history (onemap.load.history), "
-            "which this installation does not have; leave out --as-of for the current data"
-        ) from exc
-    return history
-
-
 def resolve(as_of: str | None, layers: list[Layer], conn: psycopg.Connection) -> Version:
     """The version of ``layers`` to compute on: current tables, or history for ``as_of``.
 
@@ -86,7 +76,6 @@ def resolve(as_of: str | None, layers: list[Layer], conn: psycopg.Connection) ->
     if as_of is None or not str(as_of).strip():
         return Version(as_of=None)
     when = parse_as_of(str(as_of))
-    history = _history()
     load_ids: dict[str, int] = {}
     relations: dict[str, sql.Composable] = {}
     for layer in layers:

@@ -145,17 +145,3 @@ def _office(code: str, config: ReportsConfig, row: dict[str, Any] | None) -> Off
             out.median_days_to_resolve = round(float(row["median_days"]), 2)
     out.within_sla_pct = _pct(out.within_sla, out.received - out.rejected)
     return out
-
-
-def public_summary(conninfo: str | None = None, settings: DbSettings | None = None) -> dict:
-    """Reports per kecamatan code, status and category (all and open), for the site.
-
-    ``{"kode_kec": {code: {"reports": n, "open": n}}, "status": {...}, "category": {...}}``;
-    reports outside every kecamatan have the code "". Join the codes to the
-    ``admin_kecamatan`` polygons for a heat-map or choropleth.
-    """
-    out: dict[str, dict[str, dict[str, int]]] = {"kode_kec": {}, "status": {}, "category": {}}
-    with psycopg.connect(conninfo or role_conninfo("reader", settings)) as conn:
-        for dim, value, reports, open_ in conn.execute(sql_text("032_summary.sql")):
-            out[dim][value] = {"reports": int(reports), "open": int(open_)}
-    return out

@@ -80,11 +80,6 @@ class VectorLayer(Layer):
             options["attribution"] = html.escape(attribution)
         self.options_json = to_script_json(options)
 
-    @property
-    def embedded_bytes(self) -> int:
-        """Size of the embedded data, in bytes of UTF-8."""
-        return len(self.data_json.encode("utf-8"))
-
 
 class TileLayer(Layer):
     """One layer drawn from OGC API vector tiles (MVT) by ``onemap.tiles`` (onemap.js).

@@ -135,9 +135,9 @@ def load(
     Values for fields the file lacks can be given as --<field> VALUE (e.g. --flood-type rob).
     """
     from onemap.core.layers import get_layer
+    from onemap.load.console import extra_options, load_summary
     from onemap.load.loader import load_layer
     from onemap.load.progress import RichProgress
-    from onemap.load.summary import extra_options, load_summary
 
     try:
         lyr = get_layer(layer)
@@ -177,7 +177,7 @@ def history_cmd(
     """List a layer's load runs: id, time, mode, file, counts, status, who."""
     from onemap.core.layers import get_layer
     from onemap.load import history
-    from onemap.load.summary import history_table
+    from onemap.load.console import history_table
 
     try:
         lyr = get_layer(layer)

@@ -32,7 +32,7 @@ from onemap.core.settings import DbSettings, project_root
 from onemap.db import schema
 from onemap.db.connect import owner_conninfo
 from onemap.load import demo
-from onemap.load.coverage_files import publish_raster, published_path
+from onemap.load.coverage_files import install_raster, published_path
 from onemap.load.loader import load_layer
 from onemap.reports.config import load_config
 
@@ -86,7 +86,7 @@ def prepare_database(settings: DbSettings) -> None:
     # the served configuration (pygeoapi.yml) also names the layers' rasters
     for layer in load_layers().values():
         if layer.coverage and layer.coverage.demo_file and not published_path(layer, settings):
-            publish_raster(layer, data / layer.coverage.demo_file, settings)
+            install_raster(layer, data / layer.coverage.demo_file, settings)
     with psycopg.connect(owner_conninfo(settings), autocommit=True) as conn:
         conn.execute("TRUNCATE onemap.reports CASCADE")
         conn.execute("TRUNCATE onemap_private.intake_clients, onemap_private.reports_deleted")

@@ -12,7 +12,7 @@ from onemap.core.layers import get_layer
 from onemap.core.settings import DbSettings
 from onemap.db import schema
 from onemap.db.connect import owner_conninfo
-from onemap.load.coverage_files import publish_raster
+from onemap.load.coverage_files import install_raster
 from onemap.load.loader import load_layer
 from tests.conftest import OUTPUT, TEST_DB, free_port
 
@@ -50,7 +50,7 @@ def server(demo_dir, monkeypatch_module):
     schema.up(settings)
     flood = get_layer("flood_zones")
     load_layer(flood, demo_dir / "flood_zones.gpkg", settings=settings)
-    publish_raster(flood, demo_dir / flood.coverage.demo_file, settings)  # its coverage
+    install_raster(flood, demo_dir / flood.coverage.demo_file, settings)  # its coverage
     monkeypatch_module.setenv("ONEMAP_DB_NAME", settings.name)
     from onemap.serve.server import start_background
 

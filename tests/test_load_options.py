@@ -1,6 +1,6 @@
 """``onemap load LAYER FILE --<field> VALUE``: field values given as options (no database).
 
-``onemap.load.summary.extra_options`` turns the arguments click leaves over into constant
+``onemap.load.console.extra_options`` turns the arguments click leaves over into constant
 values for fields of the layer; what the loader does with them is tested with a load
 (tests/test_etl_raster.py).
 """
@@ -11,7 +11,7 @@ import pytest
 
 from onemap.core.errors import UserError
 from onemap.core.layers import load_layers
-from onemap.load.summary import extra_options
+from onemap.load.console import extra_options
 
 LAYERS = load_layers()
 

@@ -32,8 +32,9 @@ def published_path(layer: Layer, settings: DbSettings | None = None) -> Path | N
     return path if path.exists() else None
 
 
-def publish_raster(layer: Layer, src: Path, settings: DbSettings | None = None) -> Path:
-    """Validate a GeoTIFF (readable, one band, a CRS) and publish it as the layer's coverage."""
+def install_raster(layer: Layer, src: Path, settings: DbSettings | None = None) -> Path:
+    """Validate a GeoTIFF (readable, one band, a CRS) and install it as the layer's coverage
+    (the file the server reads, replaced atomically)."""
     if layer.coverage is None:
         raise LoadError(f"layer '{layer.id}' declares no coverage")
     try:

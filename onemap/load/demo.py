@@ -18,7 +18,7 @@ from types import ModuleType
 from onemap.core.errors import UserError
 from onemap.core.layers import load_layers
 from onemap.core.settings import DbSettings
-from onemap.load.coverage_files import publish_raster
+from onemap.load.coverage_files import install_raster
 from onemap.load.loader import load_layer
 
 GENERATOR = "etl.demo_dataset"  # python -m GENERATOR OUTDIR writes the demo files
@@ -102,6 +102,6 @@ def load_all(
             f"(run {res.load_id}, {res.rows_rejected} rejected)"
         )
         if layer.coverage and layer.coverage.demo_file:
-            raster = publish_raster(layer, data_dir / layer.coverage.demo_file, settings)
+            raster = install_raster(layer, data_dir / layer.coverage.demo_file, settings)
             report(f"{layer.coverage.id:18} raster published ({raster.name})")
     return loaded

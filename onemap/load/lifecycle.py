@@ -32,7 +32,7 @@ from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
-from onemap.load.modes import Mode, Published, publish
+from onemap.load.modes import Mode, Published, make_current
 from onemap.load.runs import (
     RunRecord,
     finish_run,
@@ -97,7 +97,7 @@ class LayerRun(abc.ABC):
         """The message when the database refuses the run."""
 
     def refuse(self, dups: list[tuple[int, str, int]]) -> None:
-        """Staged rows whose key an earlier staged row has (``modes.publish`` found and
+        """Staged rows whose key an earlier staged row has (``modes.make_current`` found and
         removed them): a load rejects them; by default the run is refused, rather than
         publish a version with rows silently missing."""
         raise LoadError(
@@ -136,7 +136,7 @@ class LayerRun(abc.ABC):
             start = self.begin()
             self.record = self.record_for(start_run(self.meta, self.layer, *start))
             staged = self.stage()
-            publish(
+            make_current(
                 self.conn,
                 self.settings,
                 self.layer,

@@ -1,6 +1,10 @@
-"""Publish a filled, committed stage: ``replace``, ``upsert`` or ``append``, keeping history.
+"""Make a filled, committed stage the layer's current (published) version: ``replace``,
+``upsert`` or ``append``, keeping history.
 
-Publishing is one short transaction under the layer's lock, after the checks:
+In the loader, "publish" means exactly this: a new version becomes the one readers see.
+(``onemap.publish`` is something else: the build-time products — pygeoapi.yml, styles,
+the maps site — made from the published layers.) It is one short transaction under the
+layer's lock, after the checks:
 
 - **replace**: first the stage's primary key and indexes are built side by side on two
   connections (and the outgoing table is counted); then, in the transaction, the stage
@@ -66,7 +70,7 @@ def columns(layer: Layer) -> list[str]:
     return [f.name for f in layer.fields] + ["source", "load_id", "geom"]
 
 
-def publish(
+def make_current(
     conn: psycopg.Connection,
     settings,
     layer: Layer,

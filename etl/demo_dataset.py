@@ -22,7 +22,7 @@ from etl import admin_boundaries, osm_roads
 from etl.common import CITY_BBOX, UTM, finish, layer, write_vector
 from etl.conformance import problems
 from etl.demo_statistics import print_summary
-from etl.synthetic import drainage, flood, reports, road_condition, roadnet, zoning
+from etl.synthetic import drainage, flood_zones, reports, road_condition, roadnet, zoning
 from etl.synthetic.hydro import route
 from etl.synthetic.seeds import DEFAULT_SEED, rng_for
 from etl.synthetic.terrain import Terrain, build_terrain
@@ -57,9 +57,9 @@ def generate(outdir: Path, seed: int = DEFAULT_SEED) -> Demo:
     channels["channel_id"] = [f"drn-{i:06d}" for i in range(1, len(channels) + 1)]
     channels = channels[[f.name for f in layer("drainage").fields] + ["source", "geometry"]]
 
-    depth, kind = flood.depth_and_type(terrain, routing)
-    zones = flood.build_flood_zones(terrain, depth, kind, kec_utm)
-    zones = finish(zones, "polygon", clip=city, min_size=flood.MIN_ZONE_M2)
+    depth, kind = flood_zones.depth_and_type(terrain, routing)
+    zones = flood_zones.build_flood_zones(terrain, depth, kind, kec_utm)
+    zones = finish(zones, "polygon", clip=city, min_size=flood_zones.MIN_ZONE_M2)
     zones = zones.sort_values(["flood_type", "hazard", "kode_kec"], kind="stable")
     zones.insert(0, "zone_id", [f"fz-{i:04d}" for i in range(1, len(zones) + 1)])
     zones = zones[[f.name for f in layer("flood_zones").fields] + ["source", "geometry"]]
@@ -86,7 +86,7 @@ def generate(outdir: Path, seed: int = DEFAULT_SEED) -> Demo:
         if found:
             raise ValueError(f"{layer_id}: " + "; ".join(found))
         write_vector(frame, outdir / layer(layer_id).demo_file, layer_id)
-    flood.write_rasters(terrain, depth, outdir)
+    flood_zones.write_rasters(terrain, depth, outdir)
     return Demo(frames, terrain, depth, kind)
 
 

@@ -21,7 +21,7 @@ from onemap.reports.config import load_config
 from onemap.reports.evaluation import evaluate, month_bounds
 from onemap.reports.intake import store
 from onemap.reports.sla import add_working_days, due_date, working_days_between
-from onemap.reports.validate import Submission
+from onemap.reports.submission import Submission
 from tests.reports_live import database_env, live_server
 
 WIB = dt.timezone(dt.timedelta(hours=7))

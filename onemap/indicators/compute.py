@@ -21,7 +21,7 @@ from onemap.core.settings import DbSettings
 from onemap.db.connect import reader_conninfo
 from onemap.indicators.config import IndicatorConfig, Treatments, load_config, load_treatments
 from onemap.indicators.context import Context, polygon_geometry
-from onemap.indicators.drainage import drainage_density
+from onemap.indicators.drainage_density import drainage_density
 from onemap.indicators.flood import (
     flood_area,
     flood_exposure_roads,

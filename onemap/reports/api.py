@@ -44,7 +44,7 @@ from onemap.reports.config import load_config
 from onemap.reports.db import INTAKE_SECRET
 from onemap.reports.intake import allow, client_key, public_feature, store
 from onemap.reports.private import private_of
-from onemap.reports.validate import Invalid, feature, parse_json, too_large
+from onemap.reports.submission import Invalid, feature, parse_json, too_large
 from onemap.serve.connections import RoleConnection
 
 LOG = logging.getLogger(__name__)

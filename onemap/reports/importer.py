@@ -1,6 +1,6 @@
 """``onemap reports import FILE``: reports exported from other channels (CSV, GeoJSON, …).
 
-Every row goes through the intake's own checks (``onemap.reports.validate``: category,
+Every row goes through the intake's own checks (``onemap.reports.submission``: category,
 text limits, markup, contact patterns, inside the city) plus what only an export has: its
 id, when it was reported, its status and closing time. Columns are matched by the layer
 file's field names and ``source_names`` (``kategori``, ``no_hp``, ``lon``/``bujur`` …).
@@ -34,7 +34,7 @@ from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.intake import FINAL, store
 from onemap.reports.private import private_of
-from onemap.reports.validate import Invalid, Submission, coded, point, properties
+from onemap.reports.submission import Invalid, Submission, coded, point, properties
 
 # GDAL's CSV driver: a WKT column or lon/lat columns (https://gdal.org/drivers/vector/csv.html)
 CSV_OPTIONS = {

@@ -24,7 +24,7 @@ from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.db import private_name
 from onemap.reports.private import private_of
 from onemap.reports.sla import due_date
-from onemap.reports.validate import Invalid, Submission
+from onemap.reports.submission import Invalid, Submission
 
 FINAL = ("selesai", "ditolak")
 

@@ -24,7 +24,7 @@ from onemap.reports.config import load_config
 from onemap.reports.db import private_name
 from onemap.reports.intake import FINAL, feature_query
 from onemap.reports.private import private_of
-from onemap.reports.validate import Invalid, clean_text, coded
+from onemap.reports.submission import Invalid, clean_text, coded
 
 ORDER = ("baru", "diverifikasi", "diteruskan", "dikerjakan", "selesai")
 EDITABLE = ("status", "office", "category", "note")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from bench.common import BENCH, RESULTS, ROOT, WORK, commit, fresh_database, machine
 from bench.inputs import input_file, layer_of
+from onemap.core.settings import child_env, export
 
 DB = "onemap_bench"
 REPORT = BENCH / "LOAD.md"
@@ -148,7 +148,7 @@ def prepare_db() -> tuple[str, str]:
     that it appears in no command line)."""
     import psycopg
 
-    os.environ["ONEMAP_DB_NAME"] = DB
+    export(ONEMAP_DB_NAME=DB)
     from onemap.db.connect import owner_conninfo
 
     settings = fresh_database(DB)
@@ -169,7 +169,7 @@ def profile(path: Path) -> str:
     subprocess.run(
         [*cmd, "load", "road_condition", str(path)],
         check=True,
-        env={**os.environ, "ONEMAP_DB_NAME": DB},
+        env=child_env(**{"ONEMAP_DB_NAME": DB}),
         capture_output=True,
     )
     import io
@@ -246,8 +246,8 @@ def main() -> None:
     only = set(args.only.split(",")) if args.only else None
     cases = [c for c in CASES if c[2] <= args.max and (only is None or c[0] in only)]
     conninfo, password = prepare_db()
-    env = {**os.environ, "ONEMAP_DB_NAME": DB, "PGPASSWORD": password}
-    os.environ["PGPASSWORD"] = password  # for this process's own queries
+    env = child_env(**{"ONEMAP_DB_NAME": DB, "PGPASSWORD": password})
+    export(PGPASSWORD=password)  # for this process's own queries
     results = [run_case(*case, args.repeat, conninfo, env) for case in cases]
     report = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import gzip
 import json
-import os
 import re
 import socket
 import statistics
@@ -168,8 +167,9 @@ class TileServer:
     """pygeoapi on a free port serving ``BENCH_DB``, where each network is loaded in turn."""
 
     def __enter__(self) -> TileServer:
-        os.environ["ONEMAP_DB_NAME"] = BENCH_DB
-        from onemap.core.settings import DbSettings
+        from onemap.core.settings import DbSettings, export
+
+        export(ONEMAP_DB_NAME=BENCH_DB)
         from onemap.db import schema
         from onemap.load.demo import load_all, prepare
         from onemap.serve.server import start_background

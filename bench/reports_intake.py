@@ -19,9 +19,7 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-os.environ.setdefault("ONEMAP_TEST_DB", "onemap_test")
-
-from tests.reports_live import drive, live_server, stored_once  # noqa: E402
+from tests.reports_live import drive, live_server, stored_once
 
 RESULTS = Path(__file__).parent / "results" / "reports_intake.json"
 REPORT = Path(__file__).parent / "REPORTS.md"

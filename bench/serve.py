@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import subprocess
 import time
 import urllib.request
@@ -35,7 +34,7 @@ import yaml
 from bench.common import BENCH, RESULTS, WORK, commit, fresh_database, machine
 from bench.inputs import input_file
 from onemap.core.layers import get_layer
-from onemap.core.settings import DbSettings, ServeSettings
+from onemap.core.settings import DbSettings, ServeSettings, child_env
 from onemap.db.connect import reader_conninfo
 from onemap.load.loader import load_layer
 from onemap.publish.pygeoapi_config import build_config, render
@@ -122,17 +121,18 @@ def start(
     env = server_env(serve, settings)
     log = open(WORK / f"{server}.log", "w")  # noqa: SIM115 - handed to the child
     if server == "tipg":
-        env = {
-            **os.environ,
-            "DATABASE_URL": _pg_url(settings),
-            "TIPG_DB_SCHEMAS": '["onemap"]',
-            "TIPG_DB_TABLES": '["onemap.road_condition"]',
-            "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
-            "TIPG_MAX_FEATURES_PER_QUERY": "10000",
-            # tipg cuts a tile at 10,000 features by default: low-zoom tiles of the 100k
-            # and 1M tables would be incomplete, and not the tiles the other two send
-            "TIPG_MAX_FEATURES_PER_TILE": "100000000",
-        }
+        env = child_env(
+            **{
+                "DATABASE_URL": _pg_url(settings),
+                "TIPG_DB_SCHEMAS": '["onemap"]',
+                "TIPG_DB_TABLES": '["onemap.road_condition"]',
+                "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+                "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+                # tipg cuts a tile at 10,000 features by default: low-zoom tiles of the 100k
+                # and 1M tables would be incomplete, and not the tiles the other two send
+                "TIPG_MAX_FEATURES_PER_TILE": "100000000",
+            }
+        )
         cmd = [
             str(TIPG_VENV / "bin/uvicorn"),
             "tipg.main:app",

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.settings import SUITE
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
     "--headless",
@@ -39,7 +41,7 @@ FLAGS = (
 
 def chromium() -> str:
     """Path of the Chromium binary (``ONEMAP_CHROMIUM`` overrides); error if none."""
-    candidates = [os.environ.get("ONEMAP_CHROMIUM"), *BROWSERS]
+    candidates = [SUITE.chromium, *BROWSERS]
     for name in filter(None, candidates):
         if path := shutil.which(name):
             return path

@@ -7,7 +7,6 @@ with the production code. A missing database is an error, never a skip.
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -16,9 +15,10 @@ import pytest
 from onemap.core.settings import DbSettings, project_root
 from onemap.db import schema
 from onemap.load import demo
+from tests.settings import SUITE
 
 # ONEMAP_TEST_DB lets two suites share the cluster.
-TEST_DB = os.environ.get("ONEMAP_TEST_DB", "onemap_test")
+TEST_DB = SUITE.test_db
 OUTPUT = project_root() / "tests" / "output" / TEST_DB
 
 
@@ -38,7 +38,7 @@ def session_environment():
     """
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ONEMAP_DB_NAME", TEST_DB)
-        mp.setenv("ONEMAP_ACCESS_LOG", os.environ.get("ONEMAP_ACCESS_LOG", "1"))
+        mp.setenv("ONEMAP_ACCESS_LOG", SUITE.access_log)
         yield
 
 

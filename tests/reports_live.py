@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import socket
 import threading
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import pytest
 import requests
 from psycopg import sql
 
@@ -35,6 +35,7 @@ from onemap.load import demo
 from onemap.load.coverage_files import install_raster, published_path
 from onemap.load.loader import load_layer
 from onemap.reports.config import load_config
+from tests.settings import SUITE
 
 # the layers intake locates a report in (config/reports.yaml ``locate:``)
 INTAKE_LAYERS = tuple(dict.fromkeys(lookup.layer for lookup in load_config().locate))
@@ -44,27 +45,20 @@ _LOCK = threading.Lock()
 
 def intake_settings() -> DbSettings:
     """The reports tests' database."""
-    base = os.environ.get("ONEMAP_TEST_DB", "onemap_test")
-    return DbSettings(name=f"{base}_intake")
+    return DbSettings(name=f"{SUITE.test_db}_intake")
 
 
 def output_dir() -> Path:
     """Where logs and demo files go (beside the shared suite's)."""
-    return project_root() / "tests" / "output" / os.environ.get("ONEMAP_TEST_DB", "onemap_test")
+    return project_root() / "tests" / "output" / SUITE.test_db
 
 
 @contextlib.contextmanager
 def database_env(settings: DbSettings):
     """ONEMAP_DB_NAME pointing at ``settings`` while a child process is started."""
-    before = os.environ.get("ONEMAP_DB_NAME")
-    os.environ["ONEMAP_DB_NAME"] = settings.name
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONEMAP_DB_NAME", settings.name)
         yield
-    finally:
-        if before is None:
-            os.environ.pop("ONEMAP_DB_NAME", None)
-        else:
-            os.environ["ONEMAP_DB_NAME"] = before
 
 
 def prepare_database(settings: DbSettings) -> None:

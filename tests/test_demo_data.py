@@ -9,7 +9,6 @@ ONEMAP_DEMO_SEED to check another seed.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 
 import geopandas as gpd
@@ -24,6 +23,7 @@ from etl.demo_dataset import generate
 from etl.osm_roads import osm_cells
 from etl.synthetic.seeds import DEFAULT_SEED
 from onemap.core.layers import load_layers
+from tests.settings import SUITE
 
 LAYERS = load_layers()
 LAYER_IDS = [lid for lid, lyr in LAYERS.items() if lyr.demo_file]
@@ -32,7 +32,7 @@ REAL_TOLERANCE = 1e-5  # the published bbox is rounded; the real boundaries cros
 COASTAL = ("Tugu", "Semarang Barat", "Semarang Utara", "Semarang Timur", "Gayamsari", "Genuk")
 HILLS = ("Gunungpati", "Mijen", "Banyumanik")
 RASTERS = ("dem.tif", "flood_depth.tif")
-SEED = int(os.environ.get("ONEMAP_DEMO_SEED", DEFAULT_SEED))
+SEED = SUITE.demo_seed or DEFAULT_SEED
 
 
 @pytest.fixture(scope="module")

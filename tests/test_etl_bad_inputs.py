@@ -7,7 +7,6 @@ reason, and leaves the published layer exactly as it was. The files that load an
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.load.loader import load_layer
 from tests.test_load import road_frame, snapshot
@@ -157,7 +157,7 @@ def test_max_reject_ratio_lets_a_partly_bad_file_through(scratch_settings, publi
 
 @pytest.mark.parametrize("name", ["truncated_shp/roads.shp", "notes.txt", "swapped.geojson"])
 def test_cli_prints_the_reason_without_a_traceback(scratch_settings, published, name) -> None:
-    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"}
+    env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"})
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(BAD / name)],
         capture_output=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from sqlalchemy import MetaData
 
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo, reader_conninfo
 from onemap.db.models import layer_table
 from onemap.load import history
@@ -242,7 +242,7 @@ def test_a_view_on_the_layer_follows_the_new_version(scratch_settings, tmp_path)
 def test_history_and_rollback_on_the_command_line(scratch_settings, tmp_path) -> None:
     r1, _ = load(scratch_settings, tmp_path, road_frame(2), name="a.gpkg")
     r2, _ = load(scratch_settings, tmp_path, road_frame(3), name="b.gpkg")
-    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "250"}
+    env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "250"})
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -316,7 +316,7 @@ def test_prune_keeps_the_latest_versions_exactly(prune_settings, tmp_path) -> No
     assert (again.versions, again.row_versions) == (0, 0)
     assert v1 != v2  # the pruned versions did differ: the refusal matters
 
-    env = {**os.environ, "ONEMAP_DB_NAME": s.name, "COLUMNS": "250"}
+    env = child_env(**{"ONEMAP_DB_NAME": s.name, "COLUMNS": "250"})
     cli = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "prune-history", "road_condition", "--keep", "1"],
         capture_output=True, text=True, env=env, check=False,

@@ -9,7 +9,6 @@ project root through ONEMAP_ROOT, as for any installed onemap (etl/README.md).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from onemap.core.layers import load_layers
-from onemap.core.settings import project_root
+from onemap.core.settings import child_env, project_root
 from onemap.load.demo import generator_fingerprint
 
 ROOT = project_root()
@@ -73,7 +72,7 @@ def test_demo_data_prepared_outside_the_checkout(installed: Path, tmp_path: Path
     (cwd / "etl").mkdir(parents=True)
     (cwd / "etl" / "__init__.py").write_text("raise ImportError('the etl in the cwd ran')\n")
     out = tmp_path / "demo"
-    env = {**os.environ, "PYTHONPATH": str(installed), "ONEMAP_ROOT": str(ROOT)}
+    env = child_env(**{"PYTHONPATH": str(installed), "ONEMAP_ROOT": str(ROOT)})
     done = subprocess.run(
         [sys.executable, "-P", "-c", PREPARE, str(out)],
         cwd=cwd,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ from rasterio.transform import from_origin
 
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.load.loader import load_layer
 
@@ -134,7 +134,7 @@ def test_raster_refusals_say_why(scratch_settings, tmp_path) -> None:
 
 
 def test_cli_takes_field_values_as_options(scratch_settings, tmp_path) -> None:
-    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"}
+    env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"})
     path = depth_tif(tmp_path / "depth.tif")
     cmd = [sys.executable, "-m", "onemap.cli", "load", "flood_zones", str(path)]
     res = subprocess.run(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 
@@ -31,6 +30,7 @@ from shapely.ops import transform
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.indicators import Request, compute, district_choropleths, document, write_exports
 from onemap.indicators.config import load_config, load_treatments
@@ -346,7 +346,7 @@ def test_as_of_uses_the_load_history(grid) -> None:
 
 
 def test_cli_json_equals_the_library(grid) -> None:
-    env = {**os.environ, "ONEMAP_DB_NAME": grid.name}
+    env = child_env(**{"ONEMAP_DB_NAME": grid.name})
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "stats", "road_budget", "--format", "json"],
         env=env,

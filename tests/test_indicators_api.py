@@ -9,7 +9,6 @@ of the test database as the read-only role, and the CLI reads the same database.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 from onemap.core.city import get_city
-from onemap.core.settings import ServeSettings
+from onemap.core.settings import ServeSettings, child_env
 from onemap.db.connect import owner_conninfo
 from onemap.indicators import CHOICES
 from onemap.indicators.config import load_config
@@ -70,7 +69,7 @@ def execute(url: str, **inputs) -> requests.Response:
 def cli_json(db_settings, *args: str) -> dict:
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "stats", *args, "--format", "json"],
-        env={**os.environ, "ONEMAP_DB_NAME": db_settings.name},
+        env=child_env(**{"ONEMAP_DB_NAME": db_settings.name}),
         capture_output=True,
         text=True,
         timeout=300,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from shapely.geometry import LineString, Polygon
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import get_layer, load_layers
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.load.loader import load_layer
 from onemap.load.progress import RichProgress
@@ -274,7 +274,7 @@ def test_csv_with_wkt_and_with_lon_lat(scratch_settings, tmp_path) -> None:
 def test_cli_prints_a_message_not_a_traceback(scratch_settings, tmp_path) -> None:
     bad = tmp_path / "laporan.txt"
     bad.write_text("hello")
-    env = {**os.environ, "ONEMAP_DB_NAME": scratch_settings.name}
+    env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name})
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(bad)],
         capture_output=True,

@@ -16,6 +16,7 @@ import pytest
 import shapely
 
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.load.loader import load_layer
 from onemap.load.runs import LOCK_NAMESPACE, layer_lock_key
@@ -74,7 +75,7 @@ def wait_for_copy(settings, timeout: float = 60) -> int:
 
 
 def start_loader(path, settings) -> subprocess.Popen:
-    env = {**os.environ, "ONEMAP_DB_NAME": settings.name, "COLUMNS": "200"}
+    env = child_env(**{"ONEMAP_DB_NAME": settings.name, "COLUMNS": "200"})
     return subprocess.Popen(
         [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(path)],
         env=env,

@@ -8,7 +8,6 @@ requested). A missing QGIS fails the tests (``make system-deps`` installs it).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pyproj import Transformer
 
 from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo, read_secrets
 from onemap.publish.qgis_project import ADMIN_GROUP, THEMATIC_GROUP, grouped, layer_key
 from onemap.publish.styles.rules import label_field
@@ -133,17 +133,18 @@ def qgis(api, db_settings, tmp_path_factory) -> QgisRun:
     }
     (work / "request.json").write_text(json.dumps(request))
     home = work / "home"
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        # libpq's own variable: the PostGIS project holds no password.
-        "PGPASSWORD": read_secrets(db_settings)["ONEMAP_READER_PASSWORD"],
-    }
+    env = child_env(
+        **{
+            "QT_QPA_PLATFORM": "offscreen",
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_RUNTIME_DIR": str(home / "run"),
+            # libpq's own variable: the PostGIS project holds no password.
+            "PGPASSWORD": read_secrets(db_settings)["ONEMAP_READER_PASSWORD"],
+        }
+    )
     (home / "run").mkdir(parents=True, mode=0o700)
     log = OUTPUT / "pygeoapi.log"
     offset = log.stat().st_size

@@ -7,14 +7,13 @@ ONEMAP_REPORTS_LOAD_SECONDS to change the duration here.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.reports_live import drive, live_server, stored_once
+from tests.settings import SUITE
 
 RATE = 50.0
-SECONDS = float(os.environ.get("ONEMAP_REPORTS_LOAD_SECONDS", "20"))
+SECONDS = SUITE.reports_load_seconds
 
 
 @pytest.fixture(scope="module")

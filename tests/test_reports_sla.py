@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 import requests
 
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.reports.config import load_config
 from onemap.reports.evaluation import evaluate, month_bounds
@@ -145,7 +145,7 @@ def test_evaluation_on_known_dates(fixtures) -> None:
 def test_evaluation_cli_and_process_agree(fixtures) -> None:
     base, settings = fixtures
     with database_env(settings):
-        env = dict(os.environ)
+        env = child_env()
         expected = evaluate("2025-02", as_of=AS_OF).as_dict()
     res = subprocess.run(
         [sys.executable, "-m", "onemap.cli", "reports", "sla", "--month", "2025-02",

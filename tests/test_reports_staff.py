@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ import psycopg
 import pytest
 import requests
 
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.reports import staff as staff_ops
 from onemap.reports.auth import add_user
@@ -218,7 +218,7 @@ def test_only_admins_delete(live, tokens) -> None:
 
 def _cli(settings, *args: str) -> subprocess.CompletedProcess:
     with database_env(settings):
-        env = dict(os.environ)
+        env = child_env()
     return subprocess.run(
         [sys.executable, "-m", "onemap.cli", *args],
         env=env,

@@ -45,6 +45,13 @@ def child_env(**overrides: str) -> dict[str, str]:
     return {**os.environ, **overrides}
 
 
+def export(**variables: str) -> None:
+    """Set ``variables`` in this process's environment: the settings read afterwards, and
+    the child processes started afterwards, see them (the benchmarks and the test suite
+    point onemap at their own database this way)."""
+    os.environ.update(variables)
+
+
 def env_name(settings: type[BaseSettings], field: str) -> str:
     """The environment variable a settings field is read from (``ONEMAP_DB_HOST``)."""
     return f"{settings.model_config.get('env_prefix', '')}{field}".upper()

@@ -8,6 +8,8 @@ of those. The network is cut into reaches between confluences and class changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from pyproj import Transformer
 
@@ -21,6 +23,18 @@ LOWLAND_Z_M = 8.0
 MAX_REACH_M = 1500.0  # inventories cut channels into reaches; long ones are split here
 MIN_STUB_M = 200.0  # shorter headwater stubs are dropped
 GAP_CELLS = 6  # thinning gaps a channel may bridge to reach the one it feeds
+
+
+def neighbours(
+    r: np.ndarray, c: np.ndarray, rows: int, cols: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For each of the 8 neighbour directions: which cells (row ``r``, column ``c``) have
+    that neighbour inside the grid, and its flat index (0 where it has none)."""
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                ok = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
+                yield ok, np.where(ok, (r + dr) * cols + c + dc, 0)
 
 
 def trace_primer(terrain: Terrain, rec: np.ndarray) -> np.ndarray:
@@ -55,15 +69,10 @@ def axis_receivers(routing: Routing) -> np.ndarray:
     r, c = np.divmod(np.arange(fill.size), cols)
     best = np.full(fill.size, -1.0)
     rec = routing.receiver.ravel().copy()
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            if not (dr or dc):
-                continue
-            ok = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
-            nb = np.where(ok, (r + dr) * cols + c + dc, 0)
-            better = ok & (fill[nb] < fill) & (mfd[nb] > best)
-            best[better] = mfd[nb][better]
-            rec[better] = nb[better]
+    for ok, nb in neighbours(r, c, rows, cols):
+        better = ok & (fill[nb] < fill) & (mfd[nb] > best)
+        best[better] = mfd[nb][better]
+        rec[better] = nb[better]
     return np.where(routing.receiver.ravel() >= 0, rec, -1)
 
 
@@ -114,14 +123,9 @@ def _beside_bigger(area: np.ndarray, rec: np.ndarray, shape: tuple[int, int]) ->
     idx = np.flatnonzero(area > 0)
     r, c = np.divmod(idx, cols)
     drop = np.zeros(area.size, bool)
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            if not (dr or dc):
-                continue
-            ok = (r + dr >= 0) & (r + dr < rows) & (c + dc >= 0) & (c + dc < cols)
-            nb = np.where(ok, (r + dr) * cols + c + dc, 0)
-            beside = ok & (rec[idx] != nb) & (rec[nb] != idx) & (area[nb] > area[idx])
-            drop[idx[beside]] = True
+    for ok, nb in neighbours(r, c, rows, cols):
+        beside = ok & (rec[idx] != nb) & (rec[nb] != idx) & (area[nb] > area[idx])
+        drop[idx[beside]] = True
     return drop
 
 

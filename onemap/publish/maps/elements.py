@@ -37,6 +37,15 @@ class OnemapRuntime(JSCSSMixin, MacroElement):
         self.default_css = [("onemap_css", f"{assets_url}/{OWN_CSS}")]
 
 
+def _options(pane: str | None, attribution: str | None, **options: Any) -> str:
+    """A data layer's Leaflet options as script JSON (the attribution HTML-escaped)."""
+    if pane:
+        options["pane"] = pane
+    if attribution:
+        options["attribution"] = html.escape(attribution)
+    return to_script_json(options)
+
+
 class VectorLayer(Layer):
     """One layer's display rows drawn by ``onemap.layer`` (styles, tooltips, popups).
 
@@ -73,12 +82,7 @@ class VectorLayer(Layer):
         self.spec = spec
         self.data_json = to_script_json(data)
         self.spec_json = to_script_json(spec)
-        options: dict[str, Any] = {"interactive": interactive}
-        if pane:
-            options["pane"] = pane
-        if attribution:
-            options["attribution"] = html.escape(attribution)
-        self.options_json = to_script_json(options)
+        self.options_json = _options(pane, attribution, interactive=interactive)
 
 
 class TileLayer(Layer):
@@ -114,12 +118,7 @@ class TileLayer(Layer):
         self._name = "TileLayer"
         self.url = url
         self.spec_json = to_script_json(spec)
-        options: dict[str, Any] = {}
-        if pane:
-            options["pane"] = pane
-        if attribution:
-            options["attribution"] = html.escape(attribution)
-        self.options_json = to_script_json(options)
+        self.options_json = _options(pane, attribution)
 
 
 class LocateControl(MacroElement):

@@ -187,7 +187,12 @@ def test_locate_list_zooms_to_the_kecamatan(demo_site):
                 s.value = '3'; s.dispatchEvent(new Event('change'));
                 return s.options[s.selectedIndex].textContent; })()"""
             )
-            browser.evaluate("new Promise(r => setTimeout(r, 400))")
+            # the fly-to animation takes its time on a busy machine: wait for it (5 s at most)
+            browser.evaluate(
+                "new Promise(r => { const t0 = Date.now(); (function wait() {"
+                f" if ({MAP}.getZoom() > {zoom} || Date.now() - t0 > 5000) r();"
+                " else setTimeout(wait, 50); })(); })"
+            )
             assert browser.evaluate(f"{MAP}.getZoom()") > zoom, name
             outlined = browser.evaluate(
                 "Array.from(document.querySelectorAll('path')).filter("

@@ -1,8 +1,10 @@
-"""A bounded loopback load of the intake: 50 reports/s, no error, each stored exactly once.
+"""A bounded loopback load of the intake: 50 reports/s offered, no error, each stored once.
 
-The suite runs 20 s (1,000 reports) to stay short; bench/reports_intake.py runs the full
-minute and records the results (bench/results/reports_intake.json). Set
-ONEMAP_REPORTS_LOAD_SECONDS to change the duration here.
+The suite runs 20 s (1,000 reports) to stay short and asserts behaviour only: whether the
+schedule was kept and how fast the answers came depend on the machine, so throughput and
+latency are measured by bench/reports_intake.py (the full minute, bench/REPORTS.md and
+bench/results/reports_intake.json), not asserted here. Set ONEMAP_REPORTS_LOAD_SECONDS to
+change the duration here.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ def live():
     return live_server()
 
 
-def test_intake_holds_50_reports_per_second(live) -> None:
+def test_intake_under_50_reports_per_second_loses_nothing(live) -> None:
     base, settings = live
     run = drive(base, RATE, SECONDS)
     total = int(RATE * SECONDS)
     assert run.errors == [], run.errors[:5]
     assert dict(run.statuses) == {201: total}
+    assert run.sent == total
     assert stored_once(settings, run) == (total, total)  # every report stored, none twice
-    assert run.sent / run.elapsed_s >= 0.95 * RATE  # the schedule was kept
-    assert run.percentile(0.95) < 2500, f"p95 {run.percentile(0.95):.0f} ms"  # 2 shared cores

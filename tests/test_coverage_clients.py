@@ -39,7 +39,11 @@ def coverage(api: str, **params) -> requests.Response:
 
 
 def gdal(*args: str) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    """A GDAL command; the OGCAPI driver's tile cache is off (it would write
+    ./gdalwmscache and could answer a later run from an earlier server)."""
+    done = subprocess.run(
+        [args[0], "-oo", "CACHE=NO", *args[1:]], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 

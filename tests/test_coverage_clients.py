@@ -140,6 +140,12 @@ def test_bbox_in_the_storage_crs_and_crs84(api, source, tmp_path) -> None:
     (tmp_path / "c.tif").write_bytes(r.content)
     with rasterio.open(tmp_path / "c.tif") as got:
         assert got.crs == source.crs and 60 < got.width < 75 and 40 < got.height < 50
+    # EPSG:4326 is latitude first: the same box, the same cells
+    lat_lon = coverage(
+        api, f="GTiff", bbox="-6.97,110.45,-6.95,110.48",
+        **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+    )  # fmt: skip
+    assert lat_lon.status_code == 200 and lat_lon.content == r.content
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pyproj import CRS as PyprojCRS
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
@@ -61,15 +62,22 @@ def axes_of(crs: CRS) -> tuple[str, str]:
     return ("x", "y") if crs.is_projected else ("Long", "Lat")
 
 
-def parse_crs(value: object) -> CRS:
-    """A ``bbox-crs`` value (URI, CURIE, ``EPSG:n`` or pygeoapi's default int 4326)."""
-    if value is None or value == 4326 or value == CRS84 or value in ("OGC:CRS84", "[OGC:CRS84]"):
-        return CRS.from_epsg(4326)  # CRS84: lon/lat order, as the bbox is given
+def parse_bbox(bbox: list[float], value: object) -> tuple[list[float], CRS]:
+    """A ``bbox`` and its ``bbox-crs`` (URI, CURIE, ``EPSG:n`` or pygeoapi's default int
+    4326, meaning CRS84) as lon/lat- or x/y-ordered bounds and a CRS. A CRS whose first
+    axis is latitude or northing (``…/EPSG/0/4326``) gives its bbox in that order
+    (OGC API Features Part 2, bbox-crs)."""
+    if value is None or value == 4326 or value in (CRS84, "OGC:CRS84", "[OGC:CRS84]"):
+        return bbox, CRS.from_epsg(4326)  # CRS84: lon/lat order
     text = str(value).strip("[]")
     try:
-        return CRS.from_user_input(text)
-    except Exception as exc:  # rasterio raises CRSError subclasses of several kinds
+        crs = CRS.from_user_input(text)
+        first = PyprojCRS.from_user_input(text).axis_info[0].direction
+    except Exception as exc:  # rasterio and pyproj raise CRSError subclasses of several kinds
         raise GridRequestError(f"unknown bbox-crs: {value}") from exc
+    if first in ("north", "south"):
+        bbox = [bbox[1], bbox[0], bbox[3], bbox[2]]
+    return bbox, crs
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from rasterio.io import MemoryFile
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
-from onemap.serve.coverage_grid import Grid, GridRequestError, crs_uri, parse_crs, scaled_shape
+from onemap.serve.coverage_grid import Grid, GridRequestError, crs_uri, parse_bbox, scaled_shape
 
 
 def _request_args() -> dict[str, str]:
@@ -77,7 +77,7 @@ class OnemapRasterioProvider(RasterioProvider):
             window = self._window(subsets, bbox, bbox_crs)
             shape = scaled_shape(window, args, tuple(self.axes))
         except GridRequestError as exc:
-            raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
+            raise ProviderInvalidQueryError(user_msg=str(exc)) from None  # a client error
         full = window == Window(0, 0, self.grid.width, self.grid.height)
         if format_ != "json" and not properties and full and shape == (window.height, window.width):
             return read_data(self.data)  # the published file itself
@@ -110,7 +110,7 @@ class OnemapRasterioProvider(RasterioProvider):
         if bbox:
             if len(bbox) != 4:
                 raise GridRequestError("bbox: four numbers (no height) for this coverage")
-            src = parse_crs(bbox_crs)
+            bbox, src = parse_bbox(bbox, bbox_crs)
             rect = bbox if src == g.crs else transform_bounds(src, g.crs, *bbox, densify_pts=21)
             return g.window(*rect)
         xs = subsets.get(x, [g.x0, g.x1])

@@ -7,6 +7,7 @@ adapt onemap, then move the pin in pyproject.toml. Pure ``inspect``/``ast``: no 
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import types
@@ -15,14 +16,17 @@ from pathlib import Path
 import pytest
 from pygeoapi import crs, util
 from pygeoapi.api import API, itemtypes
+from pygeoapi.api import coverages as coverages_api
 from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base import ProviderGenericError
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
+from pygeoapi.provider.rasterio_ import RasterioProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tinydb_ import TinyDBCatalogueProvider
 
 from onemap.reports.provider import StaffProvider
 from onemap.serve import pygeoapi_patches
+from onemap.serve.coverage_provider import OnemapRasterioProvider
 from onemap.serve.provider import OnemapPostgreSQLProvider
 from onemap.serve.pygeoapi_shape import (
     DOC,
@@ -112,6 +116,21 @@ def test_tile_provider_overrides() -> None:
         require_attributes(entry, type(scheme.value), ("tileMatrixSet", "crs"))
     require_callable(entry, crs, "get_crs", ("crs",))
     require_callable(entry, crs, "get_srid", ("crs",))
+
+
+def test_coverage_provider_overrides() -> None:
+    """OnemapRasterioProvider (onemap/serve/coverage_provider.py) over RasterioProvider."""
+    entry = "OnemapRasterioProvider"
+    require_override(entry, RasterioProvider, OnemapRasterioProvider, "query")
+    require_override(entry, RasterioProvider, OnemapRasterioProvider, "get_fields")
+    require_attributes(entry, RasterioProvider, ("_data", "axes", "data", "_fields"))
+    # the coverage handler calls query with these keywords (and none for scaling)
+    source = inspect.getsource(coverages_api.get_collection_coverage)
+    for key in ("properties", "subsets", "bbox", "bbox_crs", "datetime_", "format_"):
+        if f"query_args['{key}']" not in source:
+            raise PygeoapiShapeError(entry, f"get_collection_coverage no longer passes {key}")
+    if "scale" in source:
+        raise PygeoapiShapeError(entry, "pygeoapi now handles scaling: drop onemap's")
 
 
 # --- what the server reads of pygeoapi ------------------------------------------------

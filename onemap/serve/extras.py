@@ -11,6 +11,9 @@
   listed in docs/pygeoapi-extensions.md.
 - Collection extents follow the data: refreshed when a new version is published
   (``onemap.serve.extents``), not frozen at ``onemap publish``.
+- A coverage collection's description gives its native grid (``storageCrs``, the CIS
+  domain set and range type): ``onemap.serve.coverages.describe_grid``, so GDAL's OGCAPI
+  driver opens the raster at its own size rather than 1e-8° cells over the CRS84 bbox.
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data.
@@ -22,11 +25,13 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 
 from onemap.core.settings import ServeSettings
 from onemap.serve import pygeoapi_patches
+from onemap.serve.coverages import describe_grid
 
 FILTER_CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -38,16 +43,37 @@ TIMESTAMP = re.compile(rb'"timeStamp":\s*"[^"]*",?')
 CACHE_MAX_AGE = ServeSettings().cache_max_age
 
 
-def _add_conformance(resp: Response) -> None:
+def _edit_json(resp: Response, edit: Callable[[dict], None], media: str = "json") -> None:
+    """Change a JSON response body in place (gzipped or not)."""
     # pygeoapi sets Content-Type as a raw header, so Response.is_json/mimetype are unset
-    if "json" not in resp.headers.get("Content-Type", ""):
+    if media not in resp.headers.get("Content-Type", ""):
         return
     gzipped = resp.headers.get("Content-Encoding") == "gzip"  # pygeoapi's `gzip: true`
     raw = resp.get_data()
     body = json.loads(gzip.decompress(raw) if gzipped else raw)
-    body["conformsTo"] = sorted(set(body.get("conformsTo", [])) | set(FILTER_CONFORMANCE))
+    edit(body)
     data = json.dumps(body).encode()
     resp.set_data(gzip.compress(data) if gzipped else data)
+
+
+def _add_conformance(resp: Response) -> None:
+    def edit(body: dict) -> None:
+        body["conformsTo"] = sorted(set(body.get("conformsTo", [])) | set(FILTER_CONFORMANCE))
+
+    _edit_json(resp, edit)
+
+
+def _coverage_providers() -> dict[str, dict]:
+    """``/collections/<id>`` path → coverage provider definition, from pygeoapi's config."""
+    from pygeoapi.flask_app import api_
+
+    return {
+        f"/collections/{rid}": p
+        for rid, r in api_.config["resources"].items()
+        if r.get("type") == "collection"
+        for p in r.get("providers", [])
+        if p.get("type") == "coverage"
+    }
 
 
 def _add_caching(resp: Response) -> Response:
@@ -83,6 +109,7 @@ def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
     pygeoapi_patches.install()
     _live_extents(app)
+    coverages = _coverage_providers()
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:
@@ -91,6 +118,8 @@ def install(app: Flask) -> None:
         path = request.path.rstrip("/")
         if path == "/conformance":
             _add_conformance(resp)
+        if path in coverages:  # application/json only, not JSON-LD
+            _edit_json(resp, lambda b: describe_grid(b, coverages[path]), "application/json")
         if path.startswith("/collections/") and ("/items" in path or "/tiles" in path):
             return _add_caching(resp)
         return resp

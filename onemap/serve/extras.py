@@ -17,6 +17,11 @@
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data.
+- Client mistakes are 4xx, and responses are what their headers say: a JSON body nested
+  too deeply is a 400 before any parser recurses into it (``_check_body``); a gzip
+  ``Content-Encoding`` is only sent on a gzipped body, every response varies on
+  ``Accept-Encoding``, and a 503 (a statement timeout) says when to retry
+  (``_honest_headers``).
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from http import HTTPStatus
 
 from flask import Flask, Response, request
 
 from onemap.core.settings import ServeSettings
 from onemap.serve import pygeoapi_patches
 from onemap.serve.coverages import describe_grid
+from onemap.serve.query_check import MAX_JSON_DEPTH, json_nesting
 
 FILTER_CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -41,6 +48,9 @@ FILTER_CONFORMANCE = (
 )
 TIMESTAMP = re.compile(rb'"timeStamp":\s*"[^"]*",?')
 CACHE_MAX_AGE = ServeSettings().cache_max_age
+# Seconds a client is asked to wait after a 503 (the server cut a query short).
+RETRY_AFTER_S = 5
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _edit_json(resp: Response, edit: Callable[[dict], None], media: str = "json") -> None:
@@ -83,7 +93,10 @@ def _add_caching(resp: Response) -> Response:
         raw = gzip.decompress(raw)
     stable = TIMESTAMP.sub(b"", raw)
     resp.headers["Cache-Control"] = f"public, max-age={CACHE_MAX_AGE}"
-    resp.set_etag(hashlib.sha1(stable, usedforsecurity=False).hexdigest())
+    tag = hashlib.sha1(stable, usedforsecurity=False).hexdigest()
+    # a strong ETag differs between content codings of one resource (RFC 9110 §8.8.3)
+    gzipped = resp.headers.get("Content-Encoding") == "gzip"
+    resp.set_etag(f"{tag}-gzip" if gzipped else tag)
     return resp.make_conditional(request)
 
 
@@ -105,11 +118,77 @@ def _live_extents(app: Flask) -> None:
             live.refresh()
 
 
+def _error(status: HTTPStatus, code: str, message: str) -> Response:
+    body = json.dumps({"code": code, "type": code, "description": message})
+    return Response(body, status=status, mimetype="application/json")
+
+
+def _check_body() -> Response | None:
+    """400 for a JSON body nested deeper than ``MAX_JSON_DEPTH`` (or an execution request
+    that is not an object).
+
+    pygeoapi parses process inputs and CQL2 JSON with recursive parsers: a body of a few
+    thousand nested brackets raised RecursionError there, a 500. pygeoapi reads the whole
+    body anyway (``APIRequest.from_flask``), so reading it here first costs no memory.
+    """
+    if request.method not in ("POST", "PUT", "PATCH") or not request.content_length:
+        return None
+    try:
+        doc = json.loads(request.get_data())
+        depth = json_nesting(doc)
+    except RecursionError:
+        doc, depth = {}, MAX_JSON_DEPTH + 1
+    except ValueError:  # not JSON (or not UTF-8): the endpoint says what it expects
+        return None
+    if request.path.endswith("/execution") and not isinstance(doc, dict):
+        # pygeoapi calls .get() on it: a list or a number was an AttributeError, a 500
+        return _error(
+            HTTPStatus.BAD_REQUEST,
+            "InvalidParameterValue",
+            "an execution request is a JSON object with 'inputs' (OGC 18-062r2 §7.11.2)",
+        )
+    if depth > MAX_JSON_DEPTH:
+        return _error(
+            HTTPStatus.BAD_REQUEST,
+            "InvalidParameterValue",
+            f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep",
+        )
+    return None
+
+
+def _honest_headers(resp: Response) -> Response:
+    """Headers that match the body: encoding, ``Vary``, ``Retry-After`` on a 503.
+
+    pygeoapi adds ``Content-Encoding: gzip`` to its headers whenever the client accepts
+    gzip, but compresses only the bodies of its API functions: its format errors
+    (``/collections?f=xyz``) went out uncompressed under that header, which requests,
+    browsers and QGIS fail to decode. It also gzips for ``Accept-Encoding: gzip;q=0``.
+    """
+    resp.vary.add("Accept-Encoding")
+    if resp.status_code == HTTPStatus.SERVICE_UNAVAILABLE and "Retry-After" not in resp.headers:
+        resp.headers["Retry-After"] = str(RETRY_AFTER_S)
+    if resp.headers.get("Content-Encoding") != "gzip" or resp.direct_passthrough:
+        return resp
+    raw = resp.get_data()
+    gzipped = raw.startswith(GZIP_MAGIC)
+    if not raw or request.accept_encodings["gzip"] <= 0:
+        del resp.headers["Content-Encoding"]  # nothing to decode, or refused by the client
+        if gzipped:
+            resp.set_data(gzip.decompress(raw))
+    elif not gzipped:
+        resp.set_data(gzip.compress(raw))
+    return resp
+
+
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
     pygeoapi_patches.install()
     _live_extents(app)
     coverages = _coverage_providers()
+    app.before_request(_check_body)
+    # first in the list: Flask runs after-request hooks in reverse, so this one runs last
+    # and sees the headers every other hook (the features' too) has set
+    app.after_request_funcs.setdefault(None, []).insert(0, _honest_headers)
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:

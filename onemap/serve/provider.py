@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
+from http import HTTPStatus
 
 import pyproj
 from pygeoapi.crs import get_srid
 from pygeoapi.provider.base import (
+    ProviderGenericError,
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
     ProviderQueryError,
@@ -28,13 +31,47 @@ from pygeoapi.util import to_json as _pygeoapi_to_json
 from pygeofilter.backends.sqlalchemy.evaluate import to_filter
 from sqlalchemy import JSON, Text, and_, cast, func, literal, null, select, true
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
+
+from onemap.serve.query_check import (
+    MAX_BIGINT,
+    QueryValueError,
+    check_filter,
+    check_properties,
+    column_kinds,
+    set_geometry_srid,
+    text_fits,
+)
 
 LOGGER = logging.getLogger(__name__)
 # Decimal places of output coordinates: 1e-6° is ~0.1 m at the equator; metres to 1 cm.
 PRECISION_DEGREES = 6
 PRECISION_METRES = 2
+
+
+# SQLSTATEs of a statement cut short by the server's limits: statement_timeout (57014),
+# lock_timeout (55P03). Not the client's fault and worth a retry: 503 with Retry-After.
+BUSY_SQLSTATES = ("57014", "55P03")
+
+
+class ProviderBusyError(ProviderGenericError):
+    """The database cut the query short (a timeout): 503, answered with Retry-After."""
+
+    ogc_exception_code = "ServiceUnavailable"
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    default_msg = "the server is busy: try again shortly"
+
+
+def db_failure(exc: SQLAlchemyError) -> ProviderGenericError:
+    """The provider error a failed statement becomes: 503 for a timeout, 400 for a value
+    PostgreSQL could not read (SQLSTATE class 22, data exception), else 500."""
+    code = getattr(getattr(exc, "orig", None), "pgcode", None) or ""
+    if isinstance(exc, DBAPIError) and code in BUSY_SQLSTATES:
+        return ProviderBusyError(user_msg=ProviderBusyError.default_msg)
+    if isinstance(exc, DBAPIError) and code.startswith("22"):
+        return ProviderInvalidQueryError(user_msg="a value in the query does not fit its property")
+    return ProviderQueryError("query failed")
 
 
 @cache
@@ -143,10 +180,23 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
             geom = func.ST_FlipCoordinates(geom)
         return func.ST_AsGeoJSON(geom, precision, 0)  # options 0: no "crs"/"bbox" members
 
+    @cached_property
+    def kinds(self) -> dict[str, str | None]:
+        """{column: kind of value} for checking client values (``query_check``)."""
+        return column_kinds(self.table_model.__table__.columns)
+
     def _get_bbox_filter(self, bbox):
-        """ST_Intersects with a cached storage SRID (pygeoapi resolves it per request)."""
+        """ST_Intersects with a cached storage SRID (pygeoapi resolves it per request).
+
+        A 3-D bbox (six numbers, OGC 17-069r4 /req/core/fc-bbox-definition) is valid; the
+        layers are 2-D, so its x/y range is used and its heights ignored.
+        """
         if not bbox:
             return true()
+        if len(bbox) == 6:
+            bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
+        if not all(math.isfinite(v) for v in bbox):
+            raise ProviderInvalidQueryError(user_msg="bbox values must be finite numbers")
         srid = _storage_srid(self.storage_crs)
         envelope = func.ST_MakeEnvelope(*bbox, srid)
         return func.ST_Intersects(envelope, self.table_model.__table__.c[self.geom])
@@ -158,11 +208,15 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         columns = self.table_model.__table__.columns
         mapping = {name: getattr(self.table_model, name) for name in columns.keys()}
         try:
+            check_filter(filterq, self.kinds)
+            set_geometry_srid(filterq, _storage_srid(self.storage_crs))
             return to_filter(filterq, mapping, undefined_as_null=False)
         except KeyError as exc:
             raise ProviderInvalidQueryError(
                 user_msg=f"unknown property {exc} in filter; queryables: {', '.join(self.fields)}"
             ) from exc
+        except QueryValueError as exc:
+            raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
         except (ValueError, TypeError, NotImplementedError) as exc:
             raise ProviderInvalidQueryError(user_msg=f"unsupported filter: {exc}") from exc
 
@@ -201,6 +255,12 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         bbox, properties = bbox or [], properties or []
         if any("\x00" in str(v) for _, v in properties) or "\x00" in str(filterq or ""):
             raise ProviderInvalidQueryError(user_msg="NUL characters are not allowed in queries")
+        try:
+            check_properties(properties, self.kinds)
+        except QueryValueError as exc:
+            raise ProviderInvalidQueryError(user_msg=str(exc)) from exc
+        # beyond bigint (PostgreSQL's OFFSET) there are no rows: the page is empty, not a 500
+        offset = min(int(offset or 0), MAX_BIGINT)
         sortby, select_properties = sortby or [], select_properties or []
         table = self.table_model.__table__
         where = and_(
@@ -236,7 +296,7 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
                         response["numberMatched"] = matched
         except SQLAlchemyError as exc:
             LOGGER.warning("query failed: %s", exc)
-            raise ProviderQueryError("query failed") from exc
+            raise db_failure(exc) from exc
         response["numberReturned"] = returned
         return response
 
@@ -296,7 +356,8 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         return select(features, func.count())
 
     def get(self, identifier, crs_transform_spec=None, **kwargs):  # noqa: D102
-        if "\x00" in str(identifier):  # PostgreSQL text cannot hold NUL: no such feature
+        # PostgreSQL text cannot hold NUL; an id not of the key's type names no feature
+        if "\x00" in str(identifier) or not text_fits(self.kinds[self.id_field], str(identifier)):
             raise ProviderItemNotFoundError(f"No such item: {self.id_field}={identifier!r}.")
         table = self.table_model.__table__
         names = [n for n in self.fields.keys() if n in table.c]
@@ -308,7 +369,8 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
                     0
                 ]
         except SQLAlchemyError as exc:
-            raise ProviderQueryError("query failed") from exc
+            LOGGER.warning("query failed: %s", exc)
+            raise db_failure(exc) from exc
         if not text:
             raise ProviderItemNotFoundError(f"No such item: {self.id_field}={identifier}.")
         feature = json.loads(text)[0]

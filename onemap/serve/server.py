@@ -25,6 +25,7 @@ from onemap.core.yamlfile import read_yaml
 from onemap.db.connect import role_params
 from onemap.load.coverage_files import coverage_dir
 from onemap.serve.contract import LIMITS, config_path
+from onemap.serve.openapi_local import localise
 from onemap.serve.records import write_catalogue
 
 # gunicorn restarts a worker that has not answered for this long (its default is 30 s):
@@ -86,7 +87,8 @@ def generate_openapi(env: dict[str, str], onemap_extras: bool = True) -> None:
     """Write the OpenAPI document pygeoapi serves (it reads the tables' columns).
 
     With ``onemap_extras`` (always, but for the benchmark's stock pygeoapi) the records
-    catalogue is written first and ``limit`` is declared for QGIS and GDAL afterwards.
+    catalogue is written first, and afterwards ``limit`` is declared for QGIS and GDAL and the
+    remote ``$ref``s are made local.
     """
     config = Path(env["PYGEOAPI_CONFIG"])
     if not config.exists():
@@ -114,6 +116,13 @@ def generate_openapi(env: dict[str, str], onemap_extras: bool = True) -> None:
         )
     if onemap_extras:
         declare_limit(Path(env["PYGEOAPI_OPENAPI"]))
+        self_contained(Path(env["PYGEOAPI_OPENAPI"]))
+
+
+def self_contained(path: Path) -> None:
+    """Rewrite the document's remote ``$ref``s to shipped components (``openapi_local``)."""
+    doc = localise(read_yaml(path))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def declare_limit(path: Path) -> None:

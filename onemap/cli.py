@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -173,17 +176,38 @@ def _bounds(text: str) -> tuple[float, ...]:
 def history_cmd(
     layer: Annotated[str, typer.Argument(help="layer id")],
     limit: Annotated[int, typer.Option(help="how many runs, newest first")] = 30,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (fits the terminal), csv or json (full values)")
+    ] = "table",
 ) -> None:
     """List a layer's load runs: id, time, mode, file, counts, status, who."""
     from onemap.core.layers import get_layer
     from onemap.load import history
-    from onemap.load.console import history_table
+    from onemap.load.console import HISTORY_FIELDS, history_rows, history_tables
 
     try:
+        if fmt not in ("table", "csv", "json"):
+            raise UserError(f"unknown format '{fmt}'; choose one of table, csv, json")
         lyr = get_layer(layer)
-        out.print(history_table(lyr, history.runs(lyr, limit=limit)))
+        runs = history.runs(lyr, limit=limit)
     except (UserError, KeyError) as exc:
         _fail(exc)
+    if fmt == "table":
+        for table in history_tables(lyr, runs, out.width):
+            out.print(table)
+    else:
+        sys.stdout.write(_records(history_rows(runs), HISTORY_FIELDS, fmt))
+
+
+def _records(rows: list[dict], fields: tuple[str, ...], fmt: str) -> str:
+    """Records as CSV (a header line, then one line each) or a JSON array, verbatim."""
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 @app.command("prune-history")
@@ -348,7 +372,7 @@ def stats(
         geojson = polygon.read_text(encoding="utf-8") if polygon is not None else None
         request = Request(indicator, kecamatan, geojson, as_of)
         check_format(fmt, len(request.names))
-        blocks = render(compute(request), fmt, lang)
+        blocks = render(compute(request), fmt, lang, out.width)
     except (UserError, OSError) as exc:
         _fail(exc)
     for block in blocks:

@@ -166,8 +166,10 @@ class DevTools:
     the bytes each finished response took on the wire.
     """
 
-    def __init__(self, size: tuple[int, int] = (1280, 800), timeout: float = 60):
-        self.size, self.timeout = size, timeout
+    def __init__(
+        self, size: tuple[int, int] = (1280, 800), timeout: float = 60, flags: tuple[str, ...] = ()
+    ):
+        self.size, self.timeout, self.flags = size, timeout, flags
         self.errors: list[str] = []
         self.requests: list[str] = []
         self.received: list[tuple[str, int]] = []  # (url, bytes over the wire) per response
@@ -181,6 +183,7 @@ class DevTools:
                 chromium(),
                 *FLAGS,
                 f"--user-data-dir={self._profile.name}",
+                *self.flags,
                 "--remote-debugging-port=0",
                 f"--window-size={self.size[0]},{self.size[1]}",
                 "about:blank",
@@ -270,15 +273,16 @@ class DevTools:
             raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def open(self, path: Path, ready: str = "document.readyState === 'complete'") -> None:
-        """Load ``path`` and wait until the ``ready`` expression is true."""
+    def open(self, path: Path | str, ready: str = "document.readyState === 'complete'") -> None:
+        """Load ``path`` (a file, or a URL) and wait until the ``ready`` expression is true."""
         self._loaded = False
-        self.call("Page.navigate", url=path.resolve().as_uri())
+        url = path if isinstance(path, str) else path.resolve().as_uri()
+        self.call("Page.navigate", url=url)
         deadline = time.monotonic() + self.timeout
         # evaluate() first: it also reads the events, among them Page.loadEventFired.
         while not (self.evaluate(f"Boolean({ready})") and self._loaded):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{path.name}: not ready ({ready}) in {self.timeout} s")
+                raise TimeoutError(f"{url}: not ready ({ready}) in {self.timeout} s")
             time.sleep(0.1)
 
     def click(self, x: float, y: float) -> None:
@@ -291,3 +295,49 @@ class DevTools:
         png.parent.mkdir(parents=True, exist_ok=True)  # when run without the other map tests
         png.write_bytes(base64.b64decode(self.call("Page.captureScreenshot")["data"]))
         return png
+
+
+def _paeth(a: int, b: int, c: int) -> int:
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+
+def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> bytearray:
+    """Undo one PNG row filter (RFC 2083 §6) in place."""
+    for i in range(len(line)):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        predictor = (0, a, b, (a + b) // 2, _paeth(a, b, c))[kind]
+        line[i] = (line[i] + predictor) & 0xFF
+    return line
+
+
+def png_rgb(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and RGB rows of an 8-bit, non-interlaced RGB or RGBA PNG
+    (what Chromium's screenshots are), with the standard library only."""
+    import zlib
+
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, width, height, channels = 8, b"", 0, 0, 3
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or colour not in (2, 6) or interlace:
+                raise ValueError("only 8-bit non-interlaced RGB(A) PNGs")
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+    raw, stride, rows = zlib.decompress(idat), width * channels, []
+    prev = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        line = bytearray(raw[start + 1 : start + 1 + stride])
+        prev = _unfilter(raw[start], line, prev, channels)
+        rgb = bytes(prev) if channels == 3 else bytes(v for j, v in enumerate(prev) if j % 4 != 3)
+        rows.append(rgb)
+    return width, height, rows

@@ -36,12 +36,14 @@ def get_json(url: str, **params) -> dict:
 
 def test_every_layer_is_a_collection_with_metadata(api) -> None:
     cols = {c["id"]: c for c in get_json(f"{api}/collections")["collections"]}
+    english = {c["id"]: c for c in get_json(f"{api}/collections", lang="en")["collections"]}
     assert [c for c in cols if c in LAYERS] == list(LAYERS)
     coverages = {lyr.coverage.id for lyr in LAYERS.values() if lyr.coverage}
     assert set(cols) - set(LAYERS) == {"catalog"} | coverages  # records, rasters
     for lid, layer in LAYERS.items():
         c = cols[lid]
-        assert c["title"] == layer.title_en
+        # Indonesian by default, as on the site; English on request
+        assert c["title"] == layer.title and english[lid]["title"] == layer.title_en
         assert set(layer.keywords) <= set(c["keywords"])
         x0, y0, x1, y1 = c["extent"]["spatial"]["bbox"][0]
         assert 110.2 < x0 < x1 < 110.6 and -7.2 < y0 < y1 < -6.9

@@ -10,6 +10,7 @@ from typing import Any
 from rich.table import Table
 
 from onemap.core.errors import UserError
+from onemap.core.terminal import Column, fitted_tables
 from onemap.indicators.compute import document
 from onemap.indicators.result import Result
 
@@ -36,19 +37,30 @@ def _cell(value: Any, unit: str | None) -> str:
     return str(value)
 
 
-def to_table(result: Result, lang: str = "en") -> Table:
-    """One result as a rich table with labelled columns and units."""
+def to_tables(result: Result, lang: str = "en", width: int = 80) -> list[Table]:
+    """One result as rich tables with labelled columns and units, ``width`` wide at most:
+    names wrap, codes and numbers are never cut; too many columns make several tables,
+    each led by the first column (the kecamatan)."""
     title = result.title_en if lang == "en" else result.title
-    table = Table(title=f"{title} [{result.indicator}]", title_justify="left")
-    for c in result.columns:
-        numeric = c.unit is not None
-        table.add_column(c.display(lang), justify="right" if numeric else "left")
-    for row in result.rows:
-        table.add_row(*(_cell(row[c.name], c.unit) for c in result.columns))
-    if result.notes:
-        table.caption = " ".join(result.notes)
-        table.caption_justify = "left"
-    return table
+    columns = [
+        Column(
+            c.display(lang),
+            justify="right" if c.unit is not None else "left",
+            wrap=c.unit is None and c.name.startswith(("nama", "name")),
+        )
+        for c in result.columns
+    ]
+    rows = [[_cell(row[c.name], c.unit) for c in result.columns] for row in result.rows]
+    caption = " ".join(result.notes) if result.notes else None
+    return fitted_tables(
+        f"{title} [{result.indicator}]", columns, rows, width, keys=_keys(result), caption=caption
+    )
+
+
+def _keys(result: Result) -> int:
+    """How many leading columns name the row (code and name of a kecamatan: both)."""
+    names = [c.name for c in result.columns[:2]] + ["", ""]
+    return 2 if names[0].startswith("kode") and names[1].startswith("nama") else 1
 
 
 def check_format(fmt: str, count: int) -> None:
@@ -59,11 +71,12 @@ def check_format(fmt: str, count: int) -> None:
         raise UserError("--format csv writes one indicator; name one, or use --format json")
 
 
-def render(results: list[Result], fmt: str, lang: str = "en") -> list[str | Table]:
-    """What ``onemap stats`` prints, one item per block (text for csv/json, rich tables)."""
+def render(results: list[Result], fmt: str, lang: str = "en", width: int = 80) -> list[str | Table]:
+    """What ``onemap stats`` prints, one item per block (text for csv/json, rich tables
+    that fit ``width``)."""
     check_format(fmt, len(results))
     if fmt == "json":
         return [json.dumps(document(results), ensure_ascii=False, indent=1)]
     if fmt == "csv":
         return [to_csv(results[0]).rstrip("\n")]
-    return [to_table(r, lang) for r in results]
+    return [table for r in results for table in to_tables(r, lang, width)]

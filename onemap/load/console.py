@@ -9,6 +9,7 @@ from rich.table import Table
 
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
+from onemap.core.terminal import Column, fitted_tables
 from onemap.load.history import Run
 
 DETAIL_LABELS = {
@@ -102,22 +103,14 @@ def _general(reason: str) -> str:
     return reason
 
 
-def history_table(layer: Layer, runs: list[Run]) -> Table:
-    """``onemap history``: one line per run, newest first, the published one marked."""
-    table = Table(
-        "run",
-        "started",
-        "mode",
-        "file",
-        "read",
-        "loaded",
-        "rejected",
-        "status",
-        "who",
-        "note",
-        title=f"runs of {layer.id} (newest first)",
-        title_justify="left",
-    )
+HISTORY_FIELDS = (
+    "run", "started", "mode", "file", "read", "loaded", "rejected", "status", "who", "note",
+)  # fmt: skip
+
+
+def history_rows(runs: list[Run]) -> list[dict[str, object]]:
+    """``onemap history`` as records: full values, for ``--format csv|json`` and the table."""
+    rows = []
     for r in runs:
         status = f"{r.status} (published now)" if r.current else r.status
         if r.pruned:
@@ -125,20 +118,37 @@ def history_table(layer: Layer, runs: list[Run]) -> Table:
         note = r.message or ""
         if r.restored_from:
             note = f"restored the version of run {r.restored_from}" + (f"; {note}" if note else "")
-        table.add_row(
-            str(r.load_id),
-            r.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+        values = (
+            r.load_id,
+            r.started_at.astimezone().isoformat(timespec="seconds"),
             r.mode,
             r.source_file,
-            _n(r.rows_read),
-            _n(r.rows_loaded),
-            _n(r.rows_rejected),
+            r.rows_read,
+            r.rows_loaded,
+            r.rows_rejected,
             status,
             r.who,
             note,
         )
-    return table
+        rows.append(dict(zip(HISTORY_FIELDS, values, strict=True)))
+    return rows
 
 
-def _n(v: int | None) -> str:
+def history_tables(layer: Layer, runs: list[Run], width: int = 80) -> list[Table]:
+    """``onemap history``: one line per run, newest first, the published one marked; fits
+    ``width`` (file, status and note wrap; too many columns make a second table)."""
+    wrap = {"file", "status", "who", "note"}
+    numbers = {"run", "read", "loaded", "rejected"}
+    columns = [
+        Column(f, justify="right" if f in numbers else "left", wrap=f in wrap)
+        for f in HISTORY_FIELDS
+    ]
+    cells = []
+    for record in history_rows(runs):
+        record["started"] = str(record["started"]).replace("T", " ")[:19]
+        cells.append([_n(v) for v in record.values()])
+    return fitted_tables(f"runs of {layer.id} (newest first)", columns, cells, width)
+
+
+def _n(v: object) -> str:
     return "" if v is None else str(v)

@@ -20,10 +20,12 @@ from onemap.core.settings import DbSettings, ServeSettings, env_name, password_v
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.coverage_files import published_path
+from onemap.publish.page_specs import page_spec
 from onemap.publish.styles import style_links
 from onemap.serve.contract import LIMITS, config_path
 from onemap.serve.coverages import coverage_resource
 from onemap.serve.extents import table_extents, time_field
+from onemap.serve.html import HTML_DIR_VARIABLE
 from onemap.serve.processes import resources as process_resources
 from onemap.serve.records import CATALOG_ID, catalogue_resource
 
@@ -56,6 +58,9 @@ def db_ref(field: str) -> str:
 # The server URL as pygeoapi resolves it (`onemap serve` sets ONEMAP_PUBLIC_URL).
 SERVE_DEFAULTS = ServeSettings.model_construct()
 SERVER_URL = env_ref(env_name(ServeSettings, "public_url"), SERVE_DEFAULTS.url)
+# The server's own HTML pages (onemap/serve/html): templates, static files and the
+# Indonesian words, at the path `onemap serve` gives in ONEMAP_HTML_DIR.
+HTML_DIR = env_ref(HTML_DIR_VARIABLE)
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTRIBUTION = (
     '&copy; <a href="https://openstreetmap.org/copyright">OpenStreetMap contributors</a>'
@@ -116,6 +121,8 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         "extents": extents,
         "limits": LIMITS,
         "providers": [provider, tiles],
+        # labels, coded values and map style for the HTML pages (onemap/publish/page_specs.py)
+        "onemap": page_spec(layer),
     }
 
 
@@ -131,7 +138,11 @@ def build_config(settings: DbSettings | None = None) -> dict[str, Any]:
             "mimetype": "application/json; charset=UTF-8",
             "encoding": "utf-8",
             "gzip": True,
-            "languages": ["en-US", "id-ID"],
+            # Indonesian first: the default, as on the site; English on ?lang=en or
+            # Accept-Language
+            "languages": ["id-ID", "en-US"],
+            "templates": {"path": f"{HTML_DIR}/templates", "static": f"{HTML_DIR}/static"},
+            "locale_dir": f"{HTML_DIR}/locale",
             "cors": True,
             "pretty_print": False,
             "limits": LIMITS,

@@ -25,6 +25,7 @@ from onemap.core.yamlfile import read_yaml
 from onemap.db.connect import role_params
 from onemap.load.coverage_files import coverage_dir
 from onemap.serve.contract import LIMITS, config_path
+from onemap.serve.html import HTML_DIR, HTML_DIR_VARIABLE
 from onemap.serve.openapi_local import localise
 from onemap.serve.records import write_catalogue
 
@@ -58,6 +59,8 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
             "PYGEOAPI_OPENAPI": str(openapi),
             "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
             "ONEMAP_COVERAGES": str(coverage_dir(db)),
+            # the HTML pages' templates, static files and words (pygeoapi.yml's server.templates)
+            HTML_DIR_VARIABLE: str(HTML_DIR),
         }
     )
 

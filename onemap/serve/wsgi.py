@@ -3,11 +3,14 @@
 A thin wrapper, not a fork: pygeoapi's ``APP`` is imported as it is (it reads
 ``PYGEOAPI_CONFIG`` and ``PYGEOAPI_OPENAPI`` at import) and hooks and routes are added
 to it: the features' (``onemap.core.extensions``), onemap's (``onemap.serve.extras``) and
-this route:
+these routes:
 
 - ``/styles/<id>.sld`` and ``/styles/<id>.qml``: the generated layer styles (``styles/``,
-  written by ``onemap publish``), which every collection links to. pygeoapi's own
-  ``/static`` stays pygeoapi's (its HTML pages need it), so the styles get their own path.
+  written by ``onemap publish``), which every collection links to. ``/static`` holds the
+  HTML pages' files (``onemap/serve/html/static``), so the styles get their own path.
+- ``/site/…``: the One Map site ``onemap maps`` writes into ``site/`` (with the QGIS project
+  of ``onemap qgis-project``), and ``/docs/<name>.md``: the docs for analysts; the
+  landing page links to both on the same server.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from flask import Response, abort, send_from_directory
 from pygeoapi.flask_app import APP
 
 from onemap.core import extensions
+from onemap.core.settings import project_root
 from onemap.serve import extras as api_extras
 from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
 
@@ -36,6 +40,21 @@ def layer_style(name: str) -> Response:
     if media_type is None:
         abort(404)
     return send_from_directory(styles_dir(), name, mimetype=media_type)
+
+
+@APP.get("/site/")
+@APP.get("/site/<path:name>")
+def one_map_site(name: str = "index.html") -> Response:
+    """The public site written by ``onemap maps`` (404 until it is built)."""
+    return send_from_directory(project_root() / "site", name)
+
+
+@APP.get("/docs/<name>.md")
+def analyst_doc(name: str) -> Response:
+    """A page of the docs (Markdown, shown as text by browsers)."""
+    return send_from_directory(
+        project_root() / "docs", f"{name}.md", mimetype="text/markdown; charset=utf-8"
+    )
 
 
 app = APP

@@ -189,10 +189,12 @@ def copy_assets(outdir: Path) -> Path:
     return target
 
 
-def fetch_vendored(dest: Path = ASSETS_DIR, npm: str = "npm") -> None:
-    """Fetch the ``VENDORED`` files with ``npm pack`` (needs the npm registry) into ``dest``."""
+def fetch_vendored(
+    dest: Path = ASSETS_DIR, npm: str = "npm", packages: tuple[Vendored, ...] = VENDORED
+) -> None:
+    """Fetch the ``packages`` files with ``npm pack`` (needs the npm registry) into ``dest``."""
     with tempfile.TemporaryDirectory() as tmp:
-        for pkg in VENDORED:
+        for pkg in packages:
             out = subprocess.run(
                 [npm, "pack", pkg.npm, "--silent"],
                 cwd=tmp,

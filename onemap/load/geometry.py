@@ -31,6 +31,7 @@ from pyproj import CRS, Transformer
 from onemap.core.city import City
 from onemap.core.layers import Layer
 from onemap.load.attributes import Problem
+from onemap.load.hilbert import hilbert_keys
 from onemap.load.wkb import plain_lines
 
 # shapely type ids (shapely.GeometryType) per family: (single, multi)
@@ -86,12 +87,15 @@ class GeometryChecker:
         )
         self.family = FAMILY_TYPES[self.layer.geometry_family]
         self.multi = self.layer.geometry.type.startswith("Multi")
+        m, (x0, y0, x1, y1) = self.city.extent_margin_deg, self.city.bbox
+        self.grid = (x0 - m, y0 - m, x1 + m, y1 + m)  # the Hilbert keys' extent: what loads
 
     def check(
         self, wkb: pa.Array, raw_text: pa.Array | None, problems: list[Problem]
-    ) -> tuple[pa.Array, np.ndarray]:
-        """The storage WKB of every row (rows with problems hold anything: they are dropped)
-        and the rows whose WKB still needs a Multi header."""
+    ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """The storage WKB of every row (rows with problems hold anything: they are dropped),
+        the rows whose WKB still needs a Multi header, and each row's Hilbert key
+        (``onemap.load.hilbert``)."""
         n = len(wkb)
         fast, fast_bounds = np.zeros(n, dtype=bool), None
         if self.to_storage is None and self.family[0] == 1:  # plain lines: no GEOS needed
@@ -134,11 +138,15 @@ class GeometryChecker:
         bounds = shapely.bounds(geoms)
         if fast_bounds is not None:
             bounds[fast] = fast_bounds[fast]
-        self._extent(geoms, wkb, bounds, ok, problems)
+        lonlat = self._extent(geoms, wkb, bounds, ok, problems)
         if self.to_storage is not None and ok.any():
             geoms[ok] = shapely.transform(geoms[ok], _xy(self.to_storage))
             changed |= ok
-        return self._output(wkb, geoms, ok, changed, type_ids)
+        out, promote = self._output(wkb, geoms, ok, changed, type_ids)
+        keys = hilbert_keys(
+            (lonlat[:, 0] + lonlat[:, 2]) / 2, (lonlat[:, 1] + lonlat[:, 3]) / 2, self.grid
+        )
+        return out, promote, keys
 
     def _flatten(self, geoms: np.ndarray, ok: np.ndarray, changed: np.ndarray) -> None:
         """Drop Z and M (storage is 2D)."""
@@ -198,8 +206,9 @@ class GeometryChecker:
         b: np.ndarray,
         ok: np.ndarray,
         problems: list[Problem],
-    ) -> None:
-        """Reject what lies outside the city (or looks like lat/lon written as lon/lat)."""
+    ) -> np.ndarray:
+        """Reject what lies outside the city (or looks like lat/lon written as lon/lat);
+        the lon/lat bounds."""
         if self.src_to_lonlat is not None:
             b = _bounds_to(self.src_to_lonlat, b)
         inside = ~ok | self.city.contains_bounds_array(b)
@@ -224,6 +233,7 @@ class GeometryChecker:
             )
         )
         ok &= inside
+        return b
 
     def _output(
         self,

@@ -12,7 +12,9 @@ Vector files stream in Arrow batches (``onemap.load.source``); rasters are class
 polygonised first (``onemap.load.raster``). Each batch is validated
 (``onemap.load.validate``) and binary-COPYed by a writer thread while the next is read.
 Batches are small (10,000 rows) on purpose: shapely holds the GIL while it parses a
-batch, and the writer thread must get it often to keep PostgreSQL fed.
+batch, and the writer thread must get it often to keep PostgreSQL fed. Validated rows
+are gathered up to ``SORT_WINDOW`` and COPYed sorted by their Hilbert key
+(``onemap.load.hilbert``), so that neighbours share heap pages.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
+from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
 from onemap.load.progress import Progress
@@ -44,6 +47,11 @@ from onemap.load.validate import BatchValidator, Checked, Reject, copy_columns, 
 __all__ = ["LoadResult", "Mode", "load_layer"]
 
 MAX_REJECTS_KEPT = 1000  # in memory for the summary; all of them go to onemap_meta.rejects
+# Rows sorted together before the COPY: a file up to this size is stored in Hilbert order,
+# a larger one in runs this long. A bbox query reads about (matches / rows per page) +
+# (runs × a few) heap pages, so 100k-row runs read close to a global sort at 1M rows
+# (bench/RESULTS.md), for ~60 MB of buffered rows and no second pass in PostgreSQL.
+SORT_WINDOW = 100_000
 
 
 @dataclass(kw_only=True)
@@ -202,14 +210,23 @@ class FileLoad(LayerRun):
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
             writer = StageWriter(cur, create_stage(cur, layer), copy_columns(layer)[0])
+            window: list[pa.Table] = []
+            buffered = 0
             try:
                 for first_row, attrs, wkb in src.batches:
                     checked = validator.validate(first_row, attrs, wkb)
                     self.account(checked)
                     if checked.good.num_rows:
-                        writer.write(encode_rows(layer, checked.good, res.load_id))
-                        self.staged += checked.good.num_rows
+                        window.append(checked.good)
+                        buffered += checked.good.num_rows
+                    if buffered >= SORT_WINDOW:
+                        writer.write(encode_rows(layer, in_curve_order(window), res.load_id))
+                        self.staged += buffered
+                        window, buffered = [], 0
                     o.progress.advance(checked.rows)
+                if buffered:
+                    writer.write(encode_rows(layer, in_curve_order(window), res.load_id))
+                    self.staged += buffered
                 writer.close()
             except BaseException:
                 writer.abort()

@@ -80,7 +80,11 @@ class HistoryLoad(LayerRun):
         cols = sql.SQL(", ").join(map(sql.Identifier, content_columns(self.layer)))
         with self.conn.cursor() as cur:
             cur.execute(
-                sql.SQL("INSERT INTO {} ({}, load_id) SELECT {}, {} FROM {} AS r").format(
+                sql.SQL(
+                    # in spatial order, as a load stores rows (onemap.load.hilbert): the
+                    # geometry b-tree order is a Hilbert curve too since PostGIS 3.0
+                    "INSERT INTO {} ({}, load_id) SELECT {}, {} FROM {} AS r ORDER BY r.geom"
+                ).format(
                     create_stage(cur, self.layer),
                     cols,
                     cols,

@@ -22,6 +22,7 @@ from onemap.core.layers import Layer
 from onemap.load.attributes import ARROW_TYPES, Problem, convert, map_columns
 from onemap.load.encode import copy_binary, multi_headers
 from onemap.load.geometry import FAMILY_TYPES, GeometryChecker
+from onemap.load.hilbert import KEY
 
 PG_TYPES = {
     "text": "text",
@@ -72,7 +73,7 @@ def encode_rows(layer: Layer, good: pa.Table, load_id: int) -> pa.Buffer:
         if multi.any():
             code = FAMILY_TYPES[layer.geometry_family][1]
             heads[names.index("geom")] = multi_headers(multi, code)
-    table = good.drop_columns(["_multi"]).add_column(
+    table = good.drop_columns([c for c in ("_multi", KEY) if c in good.column_names]).add_column(
         len(layer.fields) + 1, "load_id", pa.array(np.full(good.num_rows, load_id), pa.int64())
     )
     return copy_binary(table, pg_types, heads)
@@ -124,8 +125,9 @@ class BatchValidator:
                 problems.append(Problem(empty, f.name, None, f"required field '{f.name}' is empty"))
         self._check_published(out[self.layer.primary_key], problems)
         out["source"] = self._source(attrs, n)
-        out["geom"], promote = self.geometry.check(wkb, self._geometry_text(attrs), problems)
+        out["geom"], promote, keys = self.geometry.check(wkb, self._geometry_text(attrs), problems)
         out["_multi"] = pa.array(promote)
+        out[KEY] = pa.array(keys)
         out["_row"] = pa.array(rows, pa.int32())
         return _split(pa.table(out), rows, problems)
 

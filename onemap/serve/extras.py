@@ -13,7 +13,9 @@
   (``onemap.serve.extents``), not frozen at ``onemap publish``.
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
-  a new load changes the data.
+  a new load changes the data. A tile's ETag is the layer's published version
+  (``onemap.serve.tiles.version_key``), so a revalidation is answered before any tile is
+  drawn or read; a thinned tile says so (``X-Onemap-Tile-Thinned: kept/total``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import hashlib
 import json
 import re
 
-from flask import Flask, Response, request
+import psycopg
+from flask import Flask, Response, g, request
 
 from onemap.core.settings import ServeSettings
 from onemap.serve import pygeoapi_patches
@@ -61,6 +64,49 @@ def _add_caching(resp: Response) -> Response:
     return resp.make_conditional(request)
 
 
+def _tile_headers(resp: Response) -> Response:
+    """ETag from the published version (set by the tile provider), the thinning note."""
+    key, tile = g.pop("onemap_tile", (None, None))
+    if tile is not None and tile.thinned:
+        resp.headers["X-Onemap-Tile-Thinned"] = f"{tile.kept}/{tile.total}"
+    if key is None:
+        return _add_caching(resp)
+    resp.headers["Cache-Control"] = f"public, max-age={CACHE_MAX_AGE}"
+    resp.set_etag(key)
+    return resp.make_conditional(request)
+
+
+def _tile_revalidation(app: Flask) -> None:
+    """Answer ``If-None-Match`` on a tile with 304 when it names the published version."""
+    from onemap.core.layers import load_layers
+    from onemap.db.connect import reader_conninfo
+    from onemap.serve.connections import RoleConnection
+    from onemap.serve.tiles import RUN_SQL, TILE_PATH, version_key
+
+    reader = RoleConnection(reader_conninfo)
+    layers = load_layers()
+
+    @app.before_request
+    def _onemap_tile_304() -> Response | None:
+        match = TILE_PATH.match(request.path)
+        if request.method != "GET" or not match or not request.if_none_match:
+            return None
+        layer = layers.get(match["layer"])
+        if layer is None or layer.changes_between_loads:
+            return None
+        try:
+            run = reader.get().execute(RUN_SQL, (layer.id,)).fetchone()[0]
+        except psycopg.Error:
+            return None  # the tile request itself will say what is wrong
+        key = version_key(run, layer)
+        if key is None or not request.if_none_match.contains(key):
+            return None
+        resp = Response(status=304)
+        resp.set_etag(key)
+        resp.headers["Cache-Control"] = f"public, max-age={CACHE_MAX_AGE}"
+        return resp
+
+
 def _live_extents(app: Flask) -> None:
     """Refresh the collections' extents from the data before collection metadata requests."""
     from pygeoapi.flask_app import api_
@@ -83,6 +129,7 @@ def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
     pygeoapi_patches.install()
     _live_extents(app)
+    _tile_revalidation(app)
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:
@@ -91,6 +138,8 @@ def install(app: Flask) -> None:
         path = request.path.rstrip("/")
         if path == "/conformance":
             _add_conformance(resp)
+        if "onemap_tile" in g:
+            return _tile_headers(resp)
         if path.startswith("/collections/") and ("/items" in path or "/tiles" in path):
             return _add_caching(resp)
         return resp

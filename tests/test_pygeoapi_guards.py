@@ -104,13 +104,16 @@ def test_tile_provider_overrides() -> None:
     """OnemapMVTProvider (onemap/serve/tiles.py) over MVTPostgreSQLProvider."""
     entry = "OnemapMVTProvider"
     require_override(entry, MVTPostgreSQLProvider, OnemapMVTProvider, "get_tiles")
+    require_override(entry, MVTPostgreSQLProvider, OnemapMVTProvider, "get_default_metadata")
     require_callable(entry, MVTPostgreSQLProvider, "get_tiling_schemes", ("self",))
     require_callable(
         entry, MVTPostgreSQLProvider, "is_in_limits", ("self", "tilematrixset", "z", "x", "y")
     )
     require_callable(entry, MVTPostgreSQLProvider, "get_envelope", ("z", "y", "x", "tileset"))
     require_attributes(
-        entry, MVTPostgreSQLProvider, ("table_model", "geom", "_engine", "storage_crs", "fields")
+        entry,
+        MVTPostgreSQLProvider,
+        ("table_model", "geom", "_engine", "storage_crs", "fields", "table", "id_field"),
     )
     for scheme in TileMatrixSetEnum:
         require_attributes(entry, type(scheme.value), ("tileMatrixSet", "crs"))

@@ -24,6 +24,7 @@ from pydantic import (
 
 from onemap.core.extensions import LayerBlock, layer_blocks
 from onemap.core.settings import project_root
+from onemap.core.tile_rules import TileRules
 from onemap.core.yamlfile import read_yaml
 
 # "timestamp" is a point in time with its zone (timestamptz), e.g. when a report arrived.
@@ -223,6 +224,8 @@ class Layer(_Strict):
     # -> rows): a layer whose rows arrive through its own intake loads its demo that way.
     demo_loader: str | None = Field(default=None, pattern=r"^[a-z_][\w.]*:[a-z_]\w*$")
     coverage: Coverage | None = None
+    # Vector tiles per zoom: classes, attributes, generalisation (onemap.core.tile_rules).
+    tiles: TileRules = TileRules()
 
     @model_validator(mode="after")
     def _consistent(self) -> Layer:
@@ -238,6 +241,7 @@ class Layer(_Strict):
             raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
         if self.raster:
             self._check_raster(names)
+        self.tiles.check({f.name: f.allowed for f in self.fields}, self.style.field)
         return self
 
     @model_validator(mode="before")
@@ -312,6 +316,11 @@ class Layer(_Strict):
     def style_field(self) -> LayerField | None:
         """The coded field the maps colour by, if any."""
         return self.field(self.style.field) if self.style.field else None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The declared fields' names, in order."""
+        return tuple(f.name for f in self.fields)
 
     @property
     def geometry_family(self) -> str:

@@ -204,3 +204,13 @@ class ServeSettings(BaseSettings):
     def url(self) -> str:
         """The URL clients use (``ONEMAP_PUBLIC_URL`` behind a proxy)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class TileSettings(BaseSettings):
+    """The server's vector tile cache (``onemap.serve.tile_cache``): tiles are kept on disk
+    per layer and published version, shared by the gunicorn workers."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_TILE_")
+
+    cache: bool = True
+    cache_dir: Path = Field(default_factory=lambda: DbSettings().state_dir / "tile-cache")

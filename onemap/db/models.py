@@ -34,6 +34,9 @@ STAGE_SCHEMA = "onemap_stage"
 HIST_SCHEMA = "onemap_hist"
 # Personal data features keep beside a layer (reports' `private:`); the reader has no access.
 PRIVATE_SCHEMA = "onemap_private"
+# Generalised copies of the published layers for low-zoom vector tiles, one table per layer
+# and zoom (onemap.load.generalise); the reader may read them.
+TILES_SCHEMA = "onemap_tiles"
 
 SQL_TYPES = {
     "text": Text,

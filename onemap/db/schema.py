@@ -24,8 +24,10 @@ from onemap.db.models import (
     META_SCHEMA,
     PRIVATE_SCHEMA,
     STAGE_SCHEMA,
+    TILES_SCHEMA,
     build_metadata,
 )
+from onemap.db.tile_tables import drop_generalised
 
 
 def sql_files() -> list[tuple[str, str]]:
@@ -96,21 +98,24 @@ def ensure_srids(conn: psycopg.Connection) -> None:
 def _schemas_and_grants(conn: psycopg.Connection, settings: DbSettings) -> None:
     owner, reader = sql.Identifier(settings.owner), sql.Identifier(settings.reader)
     # PRIVATE_SCHEMA: personal data features keep (reports' `private:`); the reader gets nothing.
-    for schema in (DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, PRIVATE_SCHEMA, HIST_SCHEMA):
+    for schema in (
+        DATA_SCHEMA, META_SCHEMA, STAGE_SCHEMA, PRIVATE_SCHEMA, HIST_SCHEMA, TILES_SCHEMA
+    ):  # fmt: skip
         conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                 sql.Identifier(schema), owner
             )
         )
-    # The reader sees the published layers and their earlier versions (onemap.load.history:
-    # indicators as of a past run) and nothing else (no meta, no staging).
+    # The reader sees the published layers, their earlier versions (onemap.load.history:
+    # indicators as of a past run) and their tiles' generalised tables (onemap_tiles), and
+    # nothing else (no meta, no staging).
     conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM PUBLIC"))
     conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}, {}").format(owner, reader))
     # onemap_meta: the reader may call onemap_meta.run_at (035_run_at.sql), not read tables
     conn.execute(
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(META_SCHEMA), reader)
     )
-    for schema in (DATA_SCHEMA, HIST_SCHEMA):
+    for schema in (DATA_SCHEMA, HIST_SCHEMA, TILES_SCHEMA):
         data = sql.Identifier(schema)
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(data, reader))
         conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(data, reader))
@@ -173,6 +178,8 @@ def rebuild_table(layer: Layer, conninfo: str) -> None:
             conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, layer.id))
             )
+        with conn.cursor() as cur:
+            drop_generalised(cur, layer)
     ensure_tables({layer.id: layer}, conninfo)
     ensure_features(conninfo, DbSettings())
 

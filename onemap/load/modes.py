@@ -17,6 +17,9 @@ layer's lock, after the checks:
   (moved to history), new and changed rows inserted; identical rows are left alone and
   keep the run that published them.
 - **append**: only new keys (the validator already refused published ones).
+
+In every mode the version's generalised tables for low-zoom vector tiles
+(``onemap.load.generalise``) are swapped in by the same transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
 from onemap.db.models import DATA_SCHEMA, layer_table
 from onemap.load.archive import archive_rows, archive_table
+from onemap.load.generalise import build_generalised, swap_generalised
 from onemap.load.stage import (
     JobsFailed,
     attach_pkey,
@@ -113,6 +117,10 @@ def make_current(
             staged -= len(dups)
             refuse(dups)
     previous = done[count][0][0] if mode is Mode.REPLACE else 0
+    if mode is Mode.REPLACE:  # the tiles' tables of the new version, before taking the lock
+        with conn.cursor() as cur:
+            build_generalised(cur, layer, stage_name(layer))
+        conn.commit()
     with conn.cursor() as cur:
         if mode is Mode.REPLACE:
             result = replace(cur, layer, run_id, staged, previous)
@@ -121,6 +129,8 @@ def make_current(
                 upsert(cur, layer, run_id, staged) if mode is Mode.UPSERT else append(cur, layer)
             )
             drop_stage(cur, layer)
+            build_generalised(cur, layer, live_name(layer))  # the version exists only here
+        swap_generalised(cur, layer)
         record(cur, result)
     conn.commit()
     return result

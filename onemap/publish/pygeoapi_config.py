@@ -99,14 +99,14 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
         provider["time_field"] = tf
     tiles = {
         "type": "tile",
-        # pygeoapi's MVT-postgresql with per-zoom simplification (onemap/serve/tiles.py)
+        # pygeoapi's MVT-postgresql, generalised per zoom and cached (onemap/serve/tiles.py)
         "name": "onemap.serve.tiles.OnemapMVTProvider",
         "data": provider["data"],
         "id_field": layer.primary_key,
         "table": layer.id,
         "geom_field": "geom",
         # no "schemes" list: pygeoapi passes non-dict options to its cached engine factory
-        "options": {"zoom": {"min": 0, "max": 20}, **POOL},
+        "options": {"zoom": {"min": layer.tiles.min_zoom, "max": layer.tiles.max_zoom}, **POOL},
         "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
     }
     description = layer.description

@@ -1,29 +1,62 @@
-"""Vector tiles (MVT, WebMercatorQuad) for every layer, simplified per zoom.
+"""Vector tiles (MVT) for every layer: generalised per zoom, under 500 KB, cached per version.
 
 pygeoapi's ``MVT-postgresql`` provider sends each intersecting geometry at full
-resolution into ``ST_AsMVTGeom``. This subclass simplifies in Web Mercator to a
-quarter of a display pixel first (a 512-px tile at zoom z covers 40,075,016 m / 2^z,
-so the tolerance is that / 2048) with ``ST_Simplify``, which keeps low-zoom tiles of a
-city's road network small, and leaves high zooms (≥ 17, tolerance < 0.3 m) untouched.
+resolution into ``ST_AsMVTGeom``. This subclass draws each tile by the layer's
+``tiles:`` rules (``onemap.core.tile_rules``; docs/api.md, Tiles):
+
+- below the layer's ``detail_zoom`` (WebMercatorQuad), from the generalised table of the
+  zoom (``onemap_tiles.<layer>_z<z>``, built with the published version: only the classes
+  and attributes of that zoom, lines merged, small polygons left out, simplified);
+- otherwise from the published table, with the zoom's classes, simplified in Web Mercator
+  to a quarter of a display pixel (a 512-px tile at zoom z covers 40,075,016 m / 2^z, so
+  the tolerance is that / 2048) by ``ST_Simplify``, untouched from zoom 17 (< 0.3 m);
+- never over ``MAX_TILE_BYTES`` (500 KB, tippecanoe's ``-M`` default) uncompressed: a tile
+  that would be is drawn again from its most important features only (``thin``), and
+  says so (``X-Onemap-Tile-Thinned``, the log);
+- kept on disk per layer and published version (``onemap.serve.tile_cache``), and given
+  that version as its ETag (``onemap.serve.extras``).
+
 Referenced by dotted path from pygeoapi.yml.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
 
+from flask import g, has_request_context
 from geoalchemy2.functions import ST_AsMVT, ST_AsMVTGeom, ST_Transform
 from pygeoapi.crs import get_crs, get_srid
+from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
-from sqlalchemy import func, select
+from sqlalchemy import case, column, func, select, table
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
+
+from onemap.core.layers import Layer, load_layers
+from onemap.core.tile_rules import MAX_TILE_BYTES, TileRules
+from onemap.db.models import TILES_SCHEMA
+from onemap.db.tile_tables import tile_table
+from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
 EARTH_CIRCUMFERENCE_M = 40_075_016.686  # Web Mercator (EPSG:3857) world width
 PIXELS_PER_TILE = 512
 SIMPLIFY_BELOW_ZOOM = 17
+WEBMERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value.tileMatrixSet
+# Bumped when the drawing changes, so cached tiles and ETags of the old drawing go stale.
+RENDERER = "r1"
+# The run that published the layer's current version (035_run_at.sql; the reader may call it).
+RUN_SQL = "SELECT onemap_meta.run_at(%s, now())"
+# A tile's path (``onemap.serve.extras`` answers revalidations before pygeoapi runs).
+TILE_PATH = re.compile(r"^/collections/(?P<layer>[^/]+)/tiles/[^/]+/\d+/\d+/\d+/?$")
+THINNING_RULE = (
+    "a tile over maxTileBytes is drawn again from its most important features only: "
+    "classes drawn from lower zooms first, then the longest lines or largest polygons, "
+    "until it fits; it then carries X-Onemap-Tile-Thinned: kept/total"
+)
 
 
 @cache
@@ -33,6 +66,12 @@ def _srid(crs: object) -> int:
     return get_srid(crs if not isinstance(crs, str) else get_crs(crs)) or 4326
 
 
+@cache
+def tile_cache() -> TileCache:
+    """This process' view of the disk cache (one per worker: it remembers what it cleaned)."""
+    return TileCache.from_settings()
+
+
 def simplify_tolerance(z: int) -> float:
     """Metres (Web Mercator) of a quarter display pixel at zoom z; 0 at high zooms."""
     if z >= SIMPLIFY_BELOW_ZOOM:
@@ -40,29 +79,157 @@ def simplify_tolerance(z: int) -> float:
     return EARTH_CIRCUMFERENCE_M / 2**z / PIXELS_PER_TILE / 4
 
 
+def version_key(run: int | None, layer: Layer | None) -> str | None:
+    """The cache key and ETag of a layer's tiles: the publishing run, the rules' digest and
+    the renderer; None for a layer whose rows change between loads (or never loaded)."""
+    if run is None or layer is None or layer.changes_between_loads:
+        return None
+    return f"{run}-{layer.tiles.digest()}-{RENDERER}"
+
+
+def layer_spec(table_name: str) -> Layer | None:
+    """The layer file behind a tile provider's table (None for a table no file declares)."""
+    return load_layers().get(table_name)
+
+
 class OnemapMVTProvider(MVTPostgreSQLProvider):
-    """MVT from PostGIS with per-zoom simplification."""
+    """MVT from PostGIS, generalised per zoom, size-limited and cached per version."""
 
     def get_tiles(self, layer="default", tileset=None, z=None, y=None, x=None, format_=None):  # noqa: D102
         z, y, x = map(int, [z, y, x])
         schemes = [s for s in self.get_tiling_schemes() if tileset == s.tileMatrixSet]
         if not schemes or not self.is_in_limits(schemes[0], z, x, y):
             raise ProviderTileNotFoundError
-        envelope = self.get_envelope(z, y, x, tileset)
+        spec = layer_spec(self.table)
+        with Session(self._engine) as session:
+            key = None
+            if spec is not None and not spec.changes_between_loads:
+                run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
+                key = version_key(run.scalar(), spec)
+            tile = tile_cache().get(self.table, key, tileset, z, y, x) if key else None
+            if tile is None:
+                tile = self._draw(session, spec, schemes[0], layer, z, y, x)
+                if key:
+                    tile_cache().put(self.table, key, tileset, z, y, x, tile)
+        if has_request_context():  # the response's ETag and thinning note (extras)
+            g.onemap_tile = (key, tile)
+        return tile.data or None
+
+    def _draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+        rules = spec.tiles if spec is not None else TileRules()
+        envelope = self.get_envelope(z, y, x, scheme.tileMatrixSet)
+        if spec is not None and scheme.tileMatrixSet == WEBMERCATOR and z in rules.levels:
+            geom, cols, where, order = self._generalised(spec, rules, envelope, z)
+            query = select(geom.label("mvtgeom"), *cols).filter(*where)
+            try:
+                data, kept = _render(session, query.cte("mvtrow"), layer)
+            except ProgrammingError:  # loaded before the layer file had these rules
+                session.rollback()
+                LOGGER.warning("%s: no generalised tables; reload the layer", self.table)
+                rules = rules.model_copy(update={"detail_zoom": 0})
+            else:
+                return self._fit(session, query, order, layer, data, kept, z, y, x)
+        geom, cols, where, order = self._published(spec, rules, scheme, envelope, z)
+        query = select(geom.label("mvtgeom"), *cols).filter(*where)
+        data, kept = _render(session, query.cte("mvtrow"), layer)
+        return self._fit(session, query, order, layer, data, kept, z, y, x)
+
+    def _fit(self, session, query, order, layer, data, kept, z, y, x) -> Tile:
+        if len(data) <= MAX_TILE_BYTES:
+            return Tile(data)
+        return thin(session, query, order, layer, data, kept, f"{self.table} {z}/{y}/{x}")
+
+    def _generalised(self, spec: Layer, rules: TileRules, envelope, z: int):
+        names = [f for f in rules.fields_at(z, spec.field_names) if f != spec.primary_key]
+        ids = [] if rules.merges(spec.geometry_family) else ["id"]
+        gen = table(tile_table(spec, z), *map(column, ["geom", *ids, *names]), schema=TILES_SCHEMA)
+        geom = gen.c.geom
+        cols = [gen.c[n] for n in [*ids, *names]]
+        order = [*_class_rank(rules, spec, gen.c), _size(spec, geom).desc()]
+        return ST_AsMVTGeom(geom, envelope), cols, [geom.op("&&")(envelope)], order
+
+    def _published(self, spec: Layer | None, rules: TileRules, scheme, envelope, z: int):
         geom_column = getattr(self.table_model, self.geom)
         # integer SRIDs: ST_Transform(geom, 'EPSG:…' text) builds a PROJ pipeline per row
         storage_srid = _srid(self.storage_crs)
         # bounding-box overlap only: ST_AsMVTGeom clips exactly and drops what falls outside
-        geom_filter = geom_column.op("&&")(ST_Transform(envelope, storage_srid))
-        out_srid = _srid(str(schemes[0].crs))
+        where = [geom_column.op("&&")(ST_Transform(envelope, storage_srid))]
+        out_srid = _srid(str(scheme.crs))
         geom = ST_Transform(geom_column, out_srid)
         tolerance = simplify_tolerance(z)
         if tolerance:
             # plain Douglas–Peucker: 40 % cheaper than the topology-preserving variant here,
             # and a polygon that collapses below a quarter pixel is not drawn anyway
             geom = func.ST_Simplify(geom, tolerance)
-        mvtgeom = ST_AsMVTGeom(geom, ST_Transform(envelope, out_srid)).label("mvtgeom")
-        rows = select(mvtgeom, *self.fields.values()).filter(geom_filter).cte("mvtrow")
-        query = select(ST_AsMVT(rows.table_valued(), layer))
-        with Session(self._engine) as session:
-            return bytes(session.execute(query).scalar()) or None
+        cols = list(self.fields.values())
+        order = [_size(spec, geom_column).desc()]
+        if spec is not None:
+            if z < rules.detail_zoom:  # WorldCRS84Quad below detail_zoom: the zoom's fields
+                kept = {spec.primary_key, *rules.fields_at(z, spec.field_names)}
+                cols = [c for name, c in self.fields.items() if name in kept]
+            if rules.classes:
+                field = getattr(self.table_model, rules.classes.field)
+                allowed = spec.field(rules.classes.field).allowed
+                where.append(field.in_(rules.classes_at(z, allowed)))
+            columns = {c.name: c for c in self.table_model.__table__.columns}
+            order = [*_class_rank(rules, spec, columns), *order]
+        pk = getattr(self.table_model, self.id_field)
+        return ST_AsMVTGeom(geom, ST_Transform(envelope, out_srid)), cols, where, [*order, pk]
+
+    def get_default_metadata(  # noqa: D102
+        self, dataset, server_url, layer, tileset, title, description, keywords, **kwargs
+    ):
+        meta = super().get_default_metadata(
+            dataset, server_url, layer, tileset, title, description, keywords, **kwargs
+        )
+        spec = layer_spec(self.table)
+        if spec is not None:
+            from onemap.serve.tile_metadata import describe
+
+            meta.update(describe(spec, layer, tileset == WEBMERCATOR, THINNING_RULE))
+        return meta
+
+
+def _class_rank(rules: TileRules, spec: Layer, columns) -> list:
+    """Order by class importance (the zoom a class is first drawn at), when there are classes."""
+    if rules.classes is None or rules.classes.field not in columns.keys():
+        return []
+    allowed = spec.field(rules.classes.field).allowed
+    ranks = {v: rules.class_zoom(v) for v in allowed}
+    return [case(ranks, value=columns[rules.classes.field], else_=99)]
+
+
+def _size(spec: Layer | None, geom):
+    """A feature's size, for thinning: length of a line, area of a polygon."""
+    family = spec.geometry_family if spec is not None else "point"
+    if family == "line":
+        return func.ST_Length(geom)
+    if family == "polygon":
+        return func.ST_Area(geom)
+    return func.ST_NPoints(geom)
+
+
+def _render(session: Session, rows, layer: str) -> tuple[bytes, int]:
+    """The MVT of ``rows`` and how many features it holds."""
+    data, kept = session.execute(
+        select(ST_AsMVT(rows.table_valued(), layer), func.count(rows.c.mvtgeom))
+    ).one()
+    return bytes(data or b""), kept
+
+
+def thin(
+    session: Session, query, order: list, layer: str, data: bytes, total: int, what: str
+) -> Tile:
+    """Draw an oversized tile again from its most important features, fewer each time,
+    until it is under ``MAX_TILE_BYTES``; never a truncated tile."""
+    kept, size, limit = total, len(data), total
+    while size > MAX_TILE_BYTES and limit > 0:
+        # features are about equally heavy: aim 10 % under the limit
+        limit = min(limit - 1, int(limit * MAX_TILE_BYTES / size * 0.9))
+        rows = query.order_by(*order).limit(max(limit, 0)).cte("mvtrow")
+        data, kept = _render(session, rows, layer)
+        size = len(data)
+    LOGGER.warning(
+        "tile %s: %d of %d features kept to stay under %d bytes", what, kept, total, MAX_TILE_BYTES
+    )
+    return Tile(data, kept, total)

@@ -1,0 +1,116 @@
+"""Build the generalised tables low-zoom vector tiles are drawn from, for a new version.
+
+For each zoom below the layer's ``tiles.detail_zoom`` (``onemap.core.tile_rules``), one
+table ``onemap_tiles.<layer>_z<zoom>`` in Web Mercator holding, as OpenMapTiles builds its
+``osm_transportation_merge_linestring_gen_z*`` tables:
+
+- only the classes drawn at that zoom, and only the attributes carried at it;
+- lines merged (``ST_LineMerge``) per combination of those attributes within each
+  tile-sized cell of the zoom (a merged line never spans more than a few tiles, so a tile
+  never clips a city-long geometry), then without an id;
+- polygons smaller than ``min_area_px`` square pixels at the zoom left out;
+- every geometry simplified (``ST_Simplify``) to a quarter pixel of a 512-px tile at the
+  zoom, the tolerance the tile provider uses from ``detail_zoom`` on.
+
+A replace builds them from the indexed stage before the swap (outside the layer's lock);
+an upsert or append, whose new version exists only inside the publishing transaction,
+builds them there. Either way they become ``onemap_tiles.<layer>_z<zoom>`` by rename in
+the transaction that publishes the version: a reader never gets tiles of one version and
+items of another.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from onemap.core.layers import Layer
+from onemap.core.tile_rules import TileRules
+from onemap.db.tile_tables import drop_generalised, tile_ident, tile_table
+
+WORLD_M = 40_075_016.686  # the width of Web Mercator (EPSG:3857)
+TILE_PX = 512
+
+
+def tile_metres(z: int) -> float:
+    """The width of a WebMercatorQuad tile at zoom ``z``, metres of EPSG:3857."""
+    return WORLD_M / 2**z
+
+
+def tolerance(z: int) -> float:
+    """A quarter display pixel at zoom ``z`` (what ``onemap.serve.tiles`` simplifies by)."""
+    return tile_metres(z) / TILE_PX / 4
+
+
+def level_query(layer: Layer, rules: TileRules, z: int, source: sql.Composable) -> sql.Composed:
+    """The SELECT of the generalised rows of ``layer`` at zoom ``z`` from ``source``."""
+    fields = [
+        sql.Identifier(f) for f in rules.fields_at(z, layer.field_names) if f != layer.primary_key
+    ]
+    where: list[sql.Composable] = []
+    classes = (
+        rules.classes_at(z, layer.field(rules.classes.field).allowed) if rules.classes else None
+    )
+    if classes is not None:
+        where.append(
+            sql.SQL("{} = ANY({})").format(
+                sql.Identifier(rules.classes.field), sql.Literal(list(classes))
+            )
+        )
+    tol = sql.Literal(tolerance(z))
+    if rules.merges(layer.geometry_family):
+        cell = sql.Literal(tile_metres(z))
+        keys = sql.SQL("").join(sql.SQL("{}, ").format(f) for f in fields)
+        inner = sql.SQL(
+            "SELECT {keys}(ST_Dump(ST_Transform(geom, 3857))).geom AS g FROM {src} WHERE {where}"
+        ).format(keys=keys, src=source, where=_all(where))
+        return sql.SQL(
+            "SELECT {keys}ST_Simplify(m.geom, {tol}) AS geom FROM ("
+            "SELECT {keys}(ST_Dump(ST_LineMerge(ST_Collect(g)))).geom AS geom FROM ({inner}) s "
+            "GROUP BY {keys}floor(ST_XMin(g) / {cell}), floor(ST_YMin(g) / {cell})) m"
+        ).format(keys=keys, tol=tol, inner=inner, cell=cell)
+    if layer.geometry_family == "polygon" and rules.min_area_px:
+        min_area = rules.min_area_px * (tile_metres(z) / TILE_PX) ** 2
+        where.append(
+            sql.SQL("ST_Area(ST_Transform(geom, 3857)) >= {}").format(sql.Literal(min_area))
+        )
+    cols = sql.SQL("").join(sql.SQL("{}, ").format(f) for f in fields)
+    return sql.SQL(
+        "SELECT * FROM (SELECT {pk} AS id, {cols}ST_Simplify(ST_Transform(geom, 3857), {tol}) "
+        "AS geom FROM {src} WHERE {where}) s WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)"
+    ).format(
+        pk=sql.Identifier(layer.primary_key), cols=cols, tol=tol, src=source, where=_all(where)
+    )
+
+
+def _all(conditions: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
+
+
+def build_generalised(cur: psycopg.Cursor, layer: Layer, source: sql.Composable) -> None:
+    """Build the ``_next`` generalised tables of ``layer`` from ``source`` (the stage of a
+    replace, or the published table inside an upsert's transaction)."""
+    rules = layer.tiles
+    if not rules.levels:
+        return
+    drop_generalised(cur, layer, next_version=True)  # left by a load that failed later
+    for z in rules.levels:
+        table = tile_ident(layer, z, next_version=True)
+        cur.execute(
+            sql.SQL("CREATE TABLE {} AS {}").format(table, level_query(layer, rules, z, source))
+        )
+        cur.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+        cur.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def swap_generalised(cur: psycopg.Cursor, layer: Layer) -> None:
+    """Inside the publishing transaction: the ``_next`` tables replace the published ones."""
+    if not layer.tiles.levels:
+        return
+    drop_generalised(cur, layer)
+    for z in layer.tiles.levels:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                tile_ident(layer, z, next_version=True), sql.Identifier(tile_table(layer, z))
+            )
+        )

@@ -138,7 +138,7 @@ class Cluster:
 
         Peer authentication admits only that user. As root, the socket is opened with
         that user's effective ids, which is what the kernel reports to the server
-        (SO_PEERCRED); the process is root again once connected.
+        (SO_PEERCRED); the process (every thread of it) is root again once connected.
         """
         with _as_cluster_user():
             return psycopg.connect(**{**self.superuser_conninfo(), "dbname": dbname}, **kwargs)

@@ -62,13 +62,13 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
             env_name(DbSettings, "name"): str(reader["dbname"]),
             env_name(DbSettings, "reader"): str(reader["user"]),
             password_variable("reader"): str(reader["password"]),
+            env_name(DbSettings, "use_secrets_file"): "false",  # passwords: these only
             # what the features' collections in pygeoapi.yml refer to (e.g. the reports' staff)
             **{k: v for f in extensions.features() for k, v in f.server_env(db).items()},
             "PYGEOAPI_CONFIG": str(config_path()),
             "PYGEOAPI_OPENAPI": str(openapi),
             "ONEMAP_RECORDS": str(db.state_dir / f"records-{serve.port}.json"),
             "ONEMAP_COVERAGES": str(coverage_dir(db)),
-            env_name(DbSettings, "use_secrets_file"): "false",
         }
     )
     # what only the CLI may hold: the owner's password, in any of the forms libpq reads

@@ -19,7 +19,6 @@ def fresh_database(name: str):
     Every run starts empty: onemap keeps each replaced version of a layer as history, and
     a benchmark loading a million rows a dozen times would otherwise keep them all.
     """
-    import psycopg
     from psycopg import sql
 
     from onemap.core.settings import DbSettings
@@ -29,8 +28,7 @@ def fresh_database(name: str):
     settings = DbSettings(name=name)
     if is_external():
         raise SystemExit("benchmarks run on the project cluster (unset DATABASE_URL/PG*)")
-    su = cluster.start(settings).superuser_conninfo()
-    with psycopg.connect(**su, autocommit=True) as conn:
+    with cluster.start(settings).superuser_connect(autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )

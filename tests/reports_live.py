@@ -104,6 +104,12 @@ def live_server() -> tuple[str, DbSettings]:
     return str(_STATE["url"]), _STATE["settings"]  # type: ignore[return-value]
 
 
+def server_process():
+    """The gunicorn master of the reports test server (``live_server`` starts it)."""
+    live_server()
+    return _STATE["proc"]
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:

@@ -200,7 +200,18 @@ def test_only_admins_delete(live, tokens) -> None:
     assert requests.delete(url, headers=auth(tokens["dpu"]), timeout=30).status_code == 403
     stale = requests.delete(url, headers=auth(tokens["admin"], **{"If-Match": '"0"'}), timeout=30)
     assert stale.status_code == 412
-    r = requests.delete(url + "?note=duplikat", headers=auth(tokens["admin"]), timeout=30)
+    missing = requests.delete(url, headers=auth(tokens["admin"]), timeout=30)
+    assert missing.status_code == 428  # If-Match required, as for changes
+    etag = read(base, rid, tokens["admin"]).headers["ETag"]
+    marked = requests.delete(
+        url + "?note=<b>duplikat</b>",
+        headers=auth(tokens["admin"], **{"If-Match": etag}),
+        timeout=30,
+    )
+    assert marked.status_code == 400  # the note is cleaned like every other text
+    r = requests.delete(
+        url + "?note=duplikat", headers=auth(tokens["admin"], **{"If-Match": etag}), timeout=30
+    )
     assert r.status_code == 204
     assert (
         requests.get(f"{base}/collections/reports/items/{rid}?f=json", timeout=30).status_code

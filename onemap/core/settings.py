@@ -151,6 +151,9 @@ class DbSettings(BaseSettings):
     reader: str = "onemap_reader"
     state_dir: Path = Field(default_factory=lambda: project_root() / ".onemap")
     pg_bin: Path = Field(default_factory=find_pg_bin)
+    # Off in the server (onemap.serve.server): passwords only from its environment,
+    # never from state_dir/secrets.env, which holds the owner's too.
+    use_secrets_file: bool = True
 
 
 class LibpqSettings(BaseSettings):
@@ -199,6 +202,8 @@ class ServeSettings(BaseSettings):
     cache_max_age: int = Field(default=60, ge=0)
     # gunicorn's access log on stdout (tests read it); off by default.
     access_log: bool = False
+    # The system user the workers run as when `onemap serve` is started by root.
+    run_as: str = "onemap"
 
     @property
     def url(self) -> str:

@@ -2,20 +2,31 @@
 
 The cluster lives in a project-owned folder (``.onemap/pg`` by default) on its own port.
 ``initdb`` refuses to run as root, so as root the server runs as the ``postgres`` system
-user (``runuser``), with its folders owned by that user. Local socket connections are
-trusted but the socket is mode 0700, so only that user (and root) can use it; TCP
-connections on 127.0.0.1 need a password (scram-sha-256).
+user (``runuser``), with its folders owned by that user. The folder is created mode 0700
+and refused when it exists with another owner, or writable by others (a root checkout's
+``/var/tmp/onemap-<hash>`` is a predictable name someone else could create first).
+
+Authentication (``pg_hba.conf``, rewritten on every start): the superuser only over the
+socket (itself mode 0700) and only by peer authentication, for the OS user that runs the
+cluster (``postgres`` under root); every role over TCP on the loopback with its password
+(scram-sha-256).
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
 import pwd
 import shutil
+import stat
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
 
 from onemap.core.errors import UserError
 from onemap.core.settings import PG_DEFAULT_MAJOR, DbSettings, Tuning, child_env
@@ -31,6 +42,20 @@ SERVICE_USER = "postgres"
 # Bulk loads: fewer checkpoints in the middle of a big load (14.4.6 "Increase
 # max_wal_size"; 20.5.2); bounded by disk, not memory, so not derived.
 MAX_WAL_SIZE = "4GB"
+# pg_ident.conf map of the OS user that may connect as the superuser (peer, socket only).
+SUPERUSER_MAP = "onemap_superuser"
+HBA = """\
+# Written by onemap (onemap/db/cluster.py) at every start: edits here are replaced.
+# The superuser: over the socket only, for the OS user running the cluster (peer).
+local   all   {superuser}                  peer map={map}
+# Every role: over TCP on the loopback, with its password.
+host    all   all         127.0.0.1/32     scram-sha-256
+host    all   all         ::1/128          scram-sha-256
+"""
+IDENT = """\
+# Written by onemap (onemap/db/cluster.py): who may be the superuser ({superuser}).
+{map}   {os_user}   {superuser}
+"""
 
 
 def is_root() -> bool:
@@ -56,6 +81,13 @@ class Cluster:
             digest = hashlib.sha256(str(self.settings.state_dir).encode()).hexdigest()[:12]
             base = Path("/var/tmp") / f"onemap-{digest}" / "pg"
         return base
+
+    @property
+    def own_dirs(self) -> list[Path]:
+        """The folders the project creates 0700 for the cluster's OS user, outermost first."""
+        if self.base.parent.parent == Path("/var/tmp"):
+            return [self.base.parent, self.base]
+        return [self.base]
 
     @property
     def data_dir(self) -> Path:
@@ -101,6 +133,36 @@ class Cluster:
             "dbname": "postgres",
         }
 
+    def superuser_connect(self, dbname: str = "postgres", **kwargs) -> psycopg.Connection:
+        """A superuser connection over the socket, as the OS user running the cluster.
+
+        Peer authentication admits only that user. As root, the socket is opened with
+        that user's effective ids, which is what the kernel reports to the server
+        (SO_PEERCRED); the process (every thread of it) is root again once connected.
+        """
+        with _as_cluster_user():
+            return psycopg.connect(**{**self.superuser_conninfo(), "dbname": dbname}, **kwargs)
+
+
+@contextmanager
+def _as_cluster_user() -> Iterator[None]:
+    if not is_root():
+        yield
+        return
+    user = pwd.getpwnam(SERVICE_USER)
+    os.setegid(user.pw_gid)
+    os.seteuid(user.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def cluster_os_user() -> str:
+    """The OS user that runs the cluster (and alone may be its superuser)."""
+    return SERVICE_USER if is_root() else getpass.getuser()
+
 
 def _reachable_by_service_user(path: Path) -> bool:
     probe = path if path.exists() else path.parent
@@ -144,12 +206,60 @@ def ensure_packages(settings: DbSettings) -> None:
             raise UserError(f"'{' '.join(cmd)}' failed:\n{res.stderr.strip()[-2000:]}")
 
 
+def _own_dir(path: Path) -> None:
+    """Create ``path`` 0700 for the cluster's OS user, or accept it only if it is theirs.
+
+    Refused: not a directory (a symlink, say), another owner, or writable by others
+    (someone else could have put something in it). A folder of the right owner that
+    others may only read (an earlier onemap made it so) is closed to 0700.
+    """
+    owner = pwd.getpwnam(cluster_os_user())
+    try:
+        os.mkdir(path, 0o700)
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+        os.chmod(path, 0o700)  # whatever the umask
+        return
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != owner.pw_uid or st.st_mode & 0o022:
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a directory"
+        raise UserError(
+            f"refusing the cluster folder {path}: it exists ({kind}, owner uid {st.st_uid}, "
+            f"mode {stat.S_IMODE(st.st_mode):o}) but onemap creates it as a directory of "
+            f"{owner.pw_name} with mode 700. Someone else may have created it: inspect and "
+            "remove it, or set ONEMAP_DB_STATE_DIR to a folder of your own."
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 def _make_dirs(cluster: Cluster) -> None:
-    for d in (cluster.base, cluster.data_dir, cluster.socket_dir, cluster.log_file.parent):
-        d.mkdir(parents=True, exist_ok=True)
+    for d in cluster.own_dirs:
+        d.parent.mkdir(parents=True, exist_ok=True)
+        _own_dir(d)
+    for d in (cluster.data_dir, cluster.socket_dir, cluster.log_file.parent):
+        d.mkdir(mode=0o700, exist_ok=True)
         if is_root():
             shutil.chown(d, SERVICE_USER, SERVICE_USER)
     cluster.data_dir.chmod(0o700)
+
+
+def write_auth(cluster: Cluster) -> bool:
+    """Write pg_hba.conf and pg_ident.conf (``HBA``, ``IDENT``); True when they changed."""
+    values = {"superuser": SERVICE_USER, "map": SUPERUSER_MAP, "os_user": cluster_os_user()}
+    changed = False
+    for name, text in (("pg_hba.conf", HBA), ("pg_ident.conf", IDENT)):
+        path = cluster.data_dir / name
+        wanted = text.format(**values)
+        if path.exists() and path.read_text() == wanted:
+            continue
+        path.write_text(wanted)
+        path.chmod(0o600)
+        if is_root():
+            shutil.chown(path, SERVICE_USER, SERVICE_USER)
+        changed = True
+    return changed
 
 
 def server_options(settings: DbSettings, tuning: Tuning) -> dict[str, str]:
@@ -181,7 +291,7 @@ def start(settings: DbSettings) -> Cluster:
             str(cluster.data_dir),
             "-U",
             SERVICE_USER,
-            "--auth-local=trust",
+            "--auth-local=peer",  # replaced by write_auth at once
             "--auth-host=scram-sha-256",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
@@ -189,7 +299,10 @@ def start(settings: DbSettings) -> Cluster:
         )
         if res.returncode != 0:
             raise UserError(f"initdb failed in {cluster.data_dir}:\n{res.stderr.strip()}")
+    changed = write_auth(cluster)
     if cluster.is_running():
+        if changed:  # an older onemap's cluster: the new rules take effect now
+            cluster.run(cluster.bin("pg_ctl"), "reload", "-D", str(cluster.data_dir))
         return cluster
     made_by = (cluster.data_dir / "PG_VERSION").read_text().strip()
     if settings.pg_bin.parent.name.isdigit() and settings.pg_bin.parent.name != made_by:

@@ -1,10 +1,12 @@
 """Connection parameters for every role, and the secrets that go with them.
 
 Passwords are generated on first ``db up`` into ``<state_dir>/secrets.env`` (mode 600,
-gitignored) and exported to pygeoapi through the environment: no password is ever
-written into a committed file. ``DATABASE_URL`` (or libpq's ``PGHOST``…) switches the
-loader to an existing database. ``role_params`` is the one place connection parameters
-are built; everything else (conninfo strings, pygeoapi's environment, QGIS) uses it.
+gitignored). The CLI reads it; the server never does: ``onemap serve`` hands it the
+passwords of the roles it uses (reader, the features' roles), not the owner's, through
+its environment. No password is ever written into a committed file. ``DATABASE_URL``
+(or libpq's ``PGHOST``…) switches the loader to an existing database. ``role_params`` is
+the one place connection parameters are built; everything else (conninfo strings,
+pygeoapi's environment, QGIS) uses it.
 """
 
 from __future__ import annotations
@@ -35,9 +37,20 @@ def _secrets_file(settings: DbSettings) -> Path:
     return settings.state_dir / "secrets.env"
 
 
-def read_secrets(settings: DbSettings, create: bool = False) -> dict[str, str]:
-    """The role passwords: environment first, then the secrets file (created on demand)."""
+def read_secrets(
+    settings: DbSettings, create: bool = False, keys: tuple[str, ...] | None = None
+) -> dict[str, str]:
+    """The role passwords (``keys``: those only): environment first, then the secrets
+    file (created on demand). The server reads none from the file
+    (``settings.use_secrets_file`` off, ``onemap.serve.server``): it holds the owner's."""
     path = _secrets_file(settings)
+    if not settings.use_secrets_file:
+        wanted = keys or secret_keys()
+        given = given_passwords(wanted)
+        missing = [k for k in wanted if k not in given]
+        if missing:
+            raise UserError(f"{', '.join(missing)} not set: this process reads no secrets file")
+        return given
     keys = secret_keys()
     values: dict[str, str] = {}
     if path.exists():
@@ -90,8 +103,13 @@ def role_params(
     return {
         **where,
         "user": user or _role_name(role, settings),
-        "password": read_secrets(settings)[password_variable(role)],
+        "password": _password(role, settings),
     }
+
+
+def _password(role: str, settings: DbSettings) -> str:
+    key = password_variable(role)
+    return read_secrets(settings, keys=(key,))[key]
 
 
 def _role_name(role: str, settings: DbSettings) -> str:

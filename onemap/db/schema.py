@@ -60,8 +60,7 @@ def _ensure_feature_roles(cur: psycopg.Cursor, passwords: dict[str, str]) -> Non
 def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
     """As superuser: roles, database, extension, schemas, grants."""
     pw = read_secrets(settings, create=True)
-    su = cl.superuser_conninfo()
-    with psycopg.connect(**su, autocommit=True) as conn, conn.cursor() as cur:
+    with cl.superuser_connect(autocommit=True) as conn, conn.cursor() as cur:
         _ensure_role(cur, settings.owner, pw[password_variable("owner")])
         _ensure_role(cur, settings.reader, pw[password_variable("reader")])
         _ensure_feature_roles(cur, pw)
@@ -72,7 +71,7 @@ def _bootstrap_cluster(settings: DbSettings, cl: pgcluster.Cluster) -> None:
                     sql.Identifier(settings.name), sql.Identifier(settings.owner)
                 )
             )
-    with psycopg.connect(**{**su, "dbname": settings.name}, autocommit=True) as conn:
+    with cl.superuser_connect(settings.name, autocommit=True) as conn:
         conn.execute(dict(sql_files())["000_extensions.sql"])
         ensure_srids(conn)
         _schemas_and_grants(conn, settings)

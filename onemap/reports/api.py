@@ -9,8 +9,9 @@ both collections; this module answers only what pygeoapi cannot do safely:
   search POST (``application/query-cql-json``) still goes to pygeoapi.
 - every request to the staff collection (``reports_staff``): a staff token first (401
   without); ``PATCH``/``PUT`` change status, office or category with ``If-Match`` (412
-  when stale, 428 when missing); ``DELETE`` for admins; reads go on to pygeoapi, whose
-  provider (``onemap.reports.provider``) limits operators to their office's reports.
+  when stale, 428 when missing); ``DELETE`` for admins, with ``If-Match`` too; reads go
+  on to pygeoapi, whose provider (``onemap.reports.provider``) reads the staff view in a
+  transaction carrying the token, so the database shows an operator their office only.
 - writes to the public collection's items: 401 anonymously, 405 with a token (staff
   write through the staff collection).
 
@@ -44,7 +45,7 @@ from onemap.reports.config import load_config
 from onemap.reports.db import INTAKE_SECRET
 from onemap.reports.intake import allow, client_key, public_feature, store
 from onemap.reports.private import private_of
-from onemap.reports.submission import Invalid, feature, parse_json, too_large
+from onemap.reports.submission import Invalid, clean_text, feature, parse_json, too_large
 from onemap.serve.connections import RoleConnection
 
 LOG = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _layer() -> Layer:
 
 @cache
 def _secret() -> str:
-    return read_secrets(DbSettings())[INTAKE_SECRET]
+    return read_secrets(DbSettings(), keys=(INTAKE_SECRET,))[INTAKE_SECRET]
 
 
 def _conn(role: str) -> psycopg.Connection:
@@ -164,7 +165,8 @@ def _staff_write(who: Staff, item: str) -> Response:
     if_match = request.headers.get("If-Match")
     if request.method == "DELETE":
         note = request.args.get("note")
-        staff.delete(_conn("staff"), who, item, if_match, note[:2000] if note else None)
+        note = clean_text("note", note, staff.NOTE_MAX) if note is not None else None
+        staff.delete(_conn("staff"), who, item, if_match, note)
         return Response(status=HTTPStatus.NO_CONTENT, headers={"Cache-Control": "no-store"})
     if request.mimetype not in JSON_TYPES:
         raise Invalid(

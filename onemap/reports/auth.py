@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
@@ -29,12 +29,14 @@ BEARER = re.compile(r"^Bearer\s+(omr_[A-Za-z0-9_-]{20,100})\s*$")
 
 @dataclass(frozen=True)
 class Staff:
-    """An authenticated staff member."""
+    """An authenticated staff member, with the token the database checks again on every
+    read and change (``onemap.reports.db.STAFF_TOKEN``, sql/040_staff.sql)."""
 
     user_id: int
     name: str
     role: str
     office: str | None
+    token: str = field(default="", repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -68,8 +70,12 @@ def add_user(
         raise UserError(f"an operator needs --office, one of: {', '.join(offices)}")
     if role == "admin" and office is not None:
         raise UserError("an admin sees every office: leave --office out")
+    # every token expires: after config/reports.yaml staff.token_days unless told otherwise
+    days = load_config().staff.token_days if expires_days is None else expires_days
+    if days < 1:
+        raise UserError("a token lives at least one day (--expires-days)")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_days) if expires_days else None
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
     try:
         conn.execute(
             "INSERT INTO onemap_private.staff_users "
@@ -109,10 +115,10 @@ def authenticate(conn: psycopg.Connection, header: str | None) -> Staff | None:
     match = BEARER.match(header or "")
     if not match:
         return None
+    token = match.group(1)
+    # the database checks the token (not revoked, not expired): the staff role cannot
+    # read the token table
     row = conn.execute(
-        "SELECT user_id, name, role, office FROM onemap_private.staff_users "
-        "WHERE token_sha256 = %s AND revoked_at IS NULL "
-        "AND (expires_at IS NULL OR expires_at > now())",
-        (digest(match.group(1)),),
+        "SELECT user_id, name, role, office FROM onemap_private.staff_session(%s)", (token,)
     ).fetchone()
-    return Staff(*row) if row else None
+    return Staff(*row, token=token) if row else None

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from onemap.core.errors import UserError
 
@@ -140,7 +140,10 @@ def users_add(
     office: Annotated[
         str | None, typer.Option(help="an operator's office code (config/reports.yaml)")
     ] = None,
-    expires_days: Annotated[int | None, typer.Option(help="the token expires after N days")] = None,
+    expires_days: Annotated[
+        int | None,
+        typer.Option(help="the token expires after N days (default: config/reports.yaml staff)"),
+    ] = None,
 ) -> None:
     """Create a staff user; prints the token once (only its hash is stored)."""
     from onemap.reports.auth import add_user
@@ -170,7 +173,9 @@ def users_list(
             rows = list_users(conn, all_)
     except UserError as exc:
         _fail(exc)
-    table = Table("name", "role", "office", "token", "created", "expires", "revoked")
+    # a name is never cut (it is what `users revoke` takes); other columns wrap instead
+    name = Column("name", no_wrap=True, min_width=max((len(r[0]) for r in rows), default=4))
+    table = Table(name, "role", "office", "token", "created", "expires", "revoked")
     for row in rows:
         table.add_row(*row)
     out.print(table)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from onemap.core.layers import Layer
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, env_name
 from onemap.db.connect import read_secrets
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
-from onemap.reports.db import STAFF_SECRET, RoleNames
+from onemap.reports.db import INTAKE_SECRET, STAFF_SECRET, RoleNames
 from onemap.reports.private import private_of
 
 STAFF_PROVIDER = "onemap.reports.provider.StaffProvider"
@@ -46,8 +46,13 @@ def staff_collections(layer: Layer, public: dict[str, Any]) -> dict[str, dict[st
 
 
 def server_env(settings: DbSettings) -> dict[str, str]:
-    """The staff role and its password, as the staff collection refers to them."""
+    """The reports' roles and their passwords: the staff's, as the staff collection refers
+    to them, and the intake's (the server reads no secrets file)."""
+    names = RoleNames()
+    secrets = read_secrets(settings, keys=(STAFF_SECRET, INTAKE_SECRET))
     return {
-        "ONEMAP_DB_STAFF": RoleNames().staff,
-        "ONEMAP_STAFF_PASSWORD": read_secrets(settings)[STAFF_SECRET],
+        env_name(DbSettings, "staff"): names.staff,
+        env_name(DbSettings, "intake"): names.intake,
+        STAFF_SECRET: secrets[STAFF_SECRET],
+        INTAKE_SECRET: secrets[INTAKE_SECRET],
     }

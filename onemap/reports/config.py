@@ -80,6 +80,13 @@ class Lookup(_Strict):
     required: bool = False
 
 
+class StaffTokens(_Strict):
+    """Staff tokens (``onemap users add``): every token expires, after ``token_days`` unless
+    ``--expires-days`` says otherwise."""
+
+    token_days: int = Field(default=90, ge=1, le=366)
+
+
 class ReportsConfig(_Strict):
     """The whole of config/reports.yaml."""
 
@@ -90,6 +97,7 @@ class ReportsConfig(_Strict):
     routing: dict[str, Route]
     holidays: tuple[dt.date, ...] = ()
     intake: Intake
+    staff: StaffTokens = StaffTokens()
     locate: tuple[Lookup, ...] = ()
 
     @field_validator("working_weekdays")

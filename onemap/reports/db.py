@@ -7,9 +7,11 @@ Three roles touch the reports, each with the least it needs (granted in ``ensure
 - the intake role (``POST /collections/reports/items``): ``INSERT`` on the report
   columns a new report may set (not status, updated_at, closed_at), on its personal data
   and on its first history row; ``EXECUTE`` on the rate limiter and the spatial lookup;
-- the staff role (the authenticated staff collection and status changes): ``SELECT`` on
-  the staff view and tokens, ``UPDATE`` of status, office, category and their times,
-  ``DELETE`` of reports (admins only, checked by the application), history inserts.
+- the staff role (the authenticated staff collection and status changes): exactly the
+  status workflow and nothing on the tables: ``SELECT`` on the staff view, which shows
+  only the rows of the office whose token the transaction carries (``STAFF_TOKEN``),
+  and ``EXECUTE`` on the functions that check a token, its office, ``If-Match`` and the
+  workflow before changing or deleting a report (``sql/040_staff.sql``).
 """
 
 from __future__ import annotations
@@ -29,13 +31,22 @@ from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA, SQL_TYPES, field_check
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
 from onemap.reports.private import private_of
+from onemap.reports.workflow import FINAL, ORDER
 
 INTAKE_SECRET = password_variable("intake")
 STAFF_SECRET = password_variable("staff")
 # Columns of onemap.reports only staff change (the intake role may not set them).
 STAFF_COLUMNS = ("status", "updated_at", "closed_at")
-STAFF_UPDATABLE = ("status", "office", "category", "updated_at", "closed_at")
 LOCATE_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
+# The setting a staff transaction carries its token in (set_config(…, true): the
+# transaction's only); the staff view shows the rows of that token's office.
+STAFF_TOKEN = "onemap.staff_token"
+# Staff functions (sql/040_staff.sql) the staff role may call, with their signatures.
+STAFF_FUNCTIONS = (
+    "staff_session(text)",
+    "staff_change(text, text, text, text, text, text, text)",
+    "staff_delete(text, text, text, text)",
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,18 @@ def staff_view(layer: Layer) -> sql.Composed:
         sql.SQL(layer.geometry.type), sql.Literal(layer.geometry.srid)
     )
     view = private_name(layer, private.staff_collection)
+    # Rows of the token's office only (every row for an admin; none without a valid
+    # token): a security barrier, so a caller's filter cannot see rows before this one.
+    scope = (
+        sql.SQL("s.role = 'admin' OR p.{} = s.office").format(sql.Identifier(private.scope_field))
+        if private.scope_field
+        else sql.SQL("true")
+    )
     return sql.SQL(
-        "DROP VIEW IF EXISTS {view}; CREATE VIEW {view} AS SELECT {cols}, {geom} "
-        "FROM {public} p LEFT JOIN {private} x USING ({pk}); COMMENT ON VIEW {view} IS {note}"
+        "DROP VIEW IF EXISTS {view}; CREATE VIEW {view} WITH (security_barrier) AS "
+        "SELECT {cols}, {geom} FROM {public} p LEFT JOIN {private} x USING ({pk}) "
+        "CROSS JOIN onemap_private.staff_session(pg_catalog.current_setting({token}, true)) s "
+        "WHERE {scope}; COMMENT ON VIEW {view} IS {note}"
     ).format(
         view=view,
         cols=sql.SQL(", ").join(cols),
@@ -126,7 +146,21 @@ def staff_view(layer: Layer) -> sql.Composed:
         public=sql.Identifier(DATA_SCHEMA, layer.id),
         private=private_name(layer),
         pk=sql.Identifier(layer.primary_key),
-        note=sql.Literal(f"Staff collection of {DATA_SCHEMA}.{layer.id}, with personal data"),
+        token=sql.Literal(STAFF_TOKEN),
+        scope=scope,
+        note=sql.Literal(
+            f"Staff collection of {DATA_SCHEMA}.{layer.id}, with personal data: the rows "
+            f"the staff token in {STAFF_TOKEN} may see"
+        ),
+    )
+
+
+def staff_rules() -> sql.Composed:
+    """The staff functions (sql/040_staff.sql) with the status workflow of onemap.reports.staff."""
+    return sql.SQL(sql_text("040_staff.sql")).format(
+        order=sql.Literal(list(ORDER)),
+        final=sql.Literal(list(FINAL)),
+        token_days=sql.Literal(load_config().staff.token_days),
     )
 
 
@@ -194,30 +228,34 @@ def _grants(layer: Layer, names: RoleNames, roles: set[str]) -> list[sql.Compose
                 private_name(layer, "reports_number"), intake
             ),
             sql.SQL(
-                "GRANT EXECUTE ON FUNCTION {}(bytea, integer, integer), {}(geometry) TO {}"
+                "GRANT EXECUTE ON FUNCTION {}(bytea, integer, integer), {}(public.geometry) TO {}"
             ).format(
                 private_name(layer, "intake_allow"), private_name(layer, "reports_locate"), intake
             ),
         ]
     block = private_of(layer)
     if names.staff in roles and block is not None:
-        readable = [
+        # nothing on the tables (what earlier versions granted is taken back): the view
+        # and the functions that apply the staff rules
+        tables = [
             public,
             private,
-            private_name(layer, block.staff_collection),
-            private_name(layer, "reports_status"),
-            private_name(layer, "staff_users"),
+            *(private_name(layer, n) for n in ("reports_status", "reports_deleted", "staff_users")),
         ]
+        functions = sql.SQL(", ").join(
+            sql.SQL("{}.{}").format(sql.Identifier(PRIVATE_SCHEMA), sql.SQL(f))
+            for f in STAFF_FUNCTIONS
+        )
         out += [
-            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schemas, staff),
-            sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(", ").join(readable), staff),
-            sql.SQL("GRANT UPDATE ({}) ON {} TO {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, STAFF_UPDATABLE)), public, staff
+            sql.SQL("REVOKE ALL ON {} FROM {}").format(sql.SQL(", ").join(tables), staff),
+            sql.SQL("GRANT USAGE ON SCHEMA public, {} TO {}").format(
+                sql.Identifier(PRIVATE_SCHEMA), staff
             ),
-            sql.SQL("GRANT DELETE ON {} TO {}").format(public, staff),
-            sql.SQL("GRANT INSERT ON {}, {} TO {}").format(
-                private_name(layer, "reports_status"), private_name(layer, "reports_deleted"), staff
+            sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(sql.Identifier(DATA_SCHEMA), staff),
+            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                private_name(layer, block.staff_collection), staff
             ),
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(functions, staff),
         ]
     return out
 
@@ -230,6 +268,7 @@ def ensure(conninfo: str, settings: DbSettings | None = None) -> None:
     layer = layers[LAYER_ID]
     with psycopg.connect(conninfo) as conn:
         conn.execute(sql_text("010_reports.sql"))
+        conn.execute(staff_rules())
         conn.execute(staff_view(layer))
         conn.execute(locate_functions(layer))
         roles = {r[0] for r in conn.execute("SELECT rolname FROM pg_roles")}

@@ -32,9 +32,10 @@ from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
-from onemap.reports.intake import FINAL, store
+from onemap.reports.intake import store
 from onemap.reports.private import private_of
 from onemap.reports.submission import Invalid, Submission, coded, point, properties
+from onemap.reports.workflow import FINAL
 
 # GDAL's CSV driver: a WKT column or lon/lat columns (https://gdal.org/drivers/vector/csv.html)
 CSV_OPTIONS = {

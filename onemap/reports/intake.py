@@ -25,8 +25,7 @@ from onemap.reports.db import private_name
 from onemap.reports.private import private_of
 from onemap.reports.sla import due_date
 from onemap.reports.submission import Invalid, Submission
-
-FINAL = ("selesai", "ditolak")
+from onemap.reports.workflow import FINAL
 
 
 def client_key(address: str, secret: str) -> bytes:

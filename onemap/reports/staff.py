@@ -5,12 +5,15 @@ is locked, its current ETag compared, and a stale one answered with 412, so two
 operators cannot overwrite each other. The ETag is derived from ``updated_at``, which
 every change moves. Status moves forward along baru → diverifikasi → diteruskan →
 dikerjakan → selesai (steps may be skipped), or to ditolak from any open status;
-selesai and ditolak are final.
+selesai and ditolak are final. The database enforces all of it, the office scope and
+the token too (``sql/040_staff.sql``): the staff role can do nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -21,12 +24,11 @@ from onemap.core.layers import get_layer
 from onemap.reports import LAYER_ID
 from onemap.reports.auth import Staff
 from onemap.reports.config import load_config
-from onemap.reports.db import private_name
-from onemap.reports.intake import FINAL, feature_query
+from onemap.reports.db import STAFF_TOKEN, private_name
+from onemap.reports.intake import feature_query
 from onemap.reports.private import private_of
 from onemap.reports.submission import Invalid, clean_text, coded
 
-ORDER = ("baru", "diverifikasi", "diteruskan", "dikerjakan", "selesai")
 EDITABLE = ("status", "office", "category", "note")
 NOTE_MAX = 2000
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -41,15 +43,6 @@ def etag(updated_at: dt.datetime) -> str:
 def etag_of_iso(text: str) -> str:
     """The ETag from ``updated_at`` as a JSON response spells it."""
     return etag(dt.datetime.fromisoformat(text))
-
-
-def allowed(old: str, new: str) -> bool:
-    """Whether a status may move from ``old`` to ``new``."""
-    if old in FINAL or new == old:
-        return False
-    if new == "ditolak":
-        return True
-    return new in ORDER and ORDER.index(new) > ORDER.index(old)
 
 
 def parse_changes(doc: Any, replace: bool) -> dict[str, Any]:
@@ -95,39 +88,33 @@ def _properties(doc: Any) -> dict[str, Any]:
 
 
 class Conflict(Invalid):
-    """A change that cannot apply to the report as it is (HTTP 403, 404, 409, 412, 428)."""
+    """A change that cannot apply to the report as it is (HTTP 401, 403, 404, 409, 412, 428)."""
 
 
-def _current(conn: psycopg.Connection, report_id: str) -> tuple[str, str, str, dt.datetime]:
-    row = conn.execute(
-        "SELECT status, office, category, updated_at FROM onemap.reports "
-        "WHERE report_id = %s FOR UPDATE",
-        (report_id,),
-    ).fetchone()
-    if row is None:
-        raise Conflict(f"no report {report_id}", "NotFound", HTTPStatus.NOT_FOUND)
-    return row
+# The SQLSTATEs the staff functions raise (sql/040_staff.sql) -> HTTP status and code.
+RULES = {
+    "OM401": (HTTPStatus.UNAUTHORIZED, "NotAuthorized"),
+    "OM403": (HTTPStatus.FORBIDDEN, "Forbidden"),
+    "OM404": (HTTPStatus.NOT_FOUND, "NotFound"),
+    "OM409": (HTTPStatus.CONFLICT, "InvalidTransition"),
+    "OM412": (HTTPStatus.PRECONDITION_FAILED, "PreconditionFailed"),
+    "OM428": (HTTPStatus.PRECONDITION_REQUIRED, "PreconditionRequired"),
+}
 
 
-def _check(who: Staff, office: str, updated: dt.datetime, if_match: str | None) -> None:
-    if not who.may_touch(office):
-        raise Conflict(
-            f"operators of {who.office} change only their office's reports",
-            "Forbidden",
-            HTTPStatus.FORBIDDEN,
-        )
-    if if_match is None:
-        raise Conflict(
-            "send the report's ETag as If-Match (read it with GET first)",
-            "PreconditionRequired",
-            HTTPStatus.PRECONDITION_REQUIRED,
-        )
-    if if_match.strip() not in (etag(updated), "*"):
-        raise Conflict(
-            "the report changed since you read it: GET it again",
-            "PreconditionFailed",
-            HTTPStatus.PRECONDITION_FAILED,
-        )
+@contextmanager
+def as_staff(conn: psycopg.Connection, who: Staff) -> Iterator[None]:
+    """A transaction carrying ``who``'s token, which the staff view and functions check;
+    a rule the database enforces comes back as a ``Conflict``."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_catalog.set_config(%s, %s, true)", (STAFF_TOKEN, who.token))
+            yield
+    except psycopg.Error as exc:
+        rule = RULES.get(exc.sqlstate or "")
+        if rule is None:
+            raise
+        raise Conflict(exc.diag.message_primary or rule[1], rule[1], rule[0]) from exc
 
 
 def update(
@@ -137,53 +124,41 @@ def update(
     changes: dict[str, Any],
     if_match: str | None,
 ) -> tuple[dict[str, Any], str]:
-    """Apply a change as ``who``; returns the staff feature and its new ETag."""
-    with conn.transaction():
-        status, office, category, updated = _current(conn, report_id)
-        _check(who, office, updated, if_match)
-        new_status = changes.get("status", status)
-        if new_status != status and not allowed(status, new_status):
-            raise Conflict(
-                f"status cannot go from {status} to {new_status}",
-                "InvalidTransition",
-                HTTPStatus.CONFLICT,
-            )
-        values = {
-            "status": new_status,
-            "office": changes.get("office", office),
-            "category": changes.get("category", category),
-        }
-        closing = new_status in FINAL and status not in FINAL
+    """Apply a change as ``who``; returns the staff feature and its new ETag.
+
+    The database checks the token, the office, ``If-Match`` and the workflow
+    (``onemap_private.staff_change``) and locks the row, so two changes cannot
+    overwrite each other.
+    """
+    with as_staff(conn, who):
         updated = conn.execute(
-            "UPDATE onemap.reports SET status = %(status)s, office = %(office)s, "
-            "category = %(category)s, updated_at = clock_timestamp(), "
-            "closed_at = CASE WHEN %(closing)s THEN clock_timestamp() ELSE closed_at END "
-            "WHERE report_id = %(id)s RETURNING updated_at",
-            values | {"closing": closing, "id": report_id},
+            "SELECT onemap_private.staff_change(%s, %s, %s, %s, %s, %s, %s)",
+            (
+                who.token,
+                report_id,
+                if_match,
+                changes.get("status"),
+                changes.get("office"),
+                changes.get("category"),
+                changes.get("note"),
+            ),
         ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO onemap_private.reports_status "
-            "(report_id, status, office, changed_by, note) VALUES (%s, %s, %s, %s, %s)",
-            (report_id, new_status, values["office"], who.name, changes.get("note")),
-        )
-    return staff_feature(conn, report_id), etag(updated)
+        try:
+            doc = staff_feature(conn, report_id)
+        except Conflict:  # handed over to another office: no longer this user's to see
+            doc = {"type": "Feature", "id": report_id, "geometry": None, "properties": {}}
+            doc["properties"] = {k: v for k, v in changes.items() if k != "note"}
+    return doc, etag(updated)
 
 
 def delete(
     conn: psycopg.Connection, who: Staff, report_id: str, if_match: str | None, note: str | None
 ) -> None:
-    """Delete a report with its personal data and history (admins only)."""
-    if not who.is_admin:
-        raise Conflict("only admins delete reports", "Forbidden", HTTPStatus.FORBIDDEN)
-    with conn.transaction():
-        _status, _office, _category, updated = _current(conn, report_id)
-        if if_match is not None:
-            _check(who, _office, updated, if_match)
-        conn.execute("DELETE FROM onemap.reports WHERE report_id = %s", (report_id,))
+    """Delete a report with its personal data and history (admins only, with If-Match)."""
+    with as_staff(conn, who):
         conn.execute(
-            "INSERT INTO onemap_private.reports_deleted (report_id, deleted_by, note) "
-            "VALUES (%s, %s, %s)",
-            (report_id, who.name, note),
+            "SELECT onemap_private.staff_delete(%s, %s, %s, %s)",
+            (who.token, report_id, if_match, note),
         )
 
 

@@ -1,5 +1,11 @@
 """Run pygeoapi on the generated configuration, under gunicorn, as the read-only role.
 
+The server holds only the credentials it uses: the passwords of the reader and of the
+features' roles (the reports' intake and staff) come through its environment, and it
+reads no secrets file (``DbSettings.use_secrets_file`` off); the owner's password stays
+with the CLI. Started as root, its workers run as an unprivileged system user
+(``onemap.serve.service_user``).
+
 ``pygeoapi serve`` always runs Flask's debug reloader, so the WSGI app (pygeoapi's
 Flask app with onemap's hooks and routes, ``onemap.serve.wsgi``) is served by gunicorn
 instead (``--no-control-socket``: gunicorn 27 otherwise writes
@@ -22,13 +28,18 @@ from onemap.core import extensions
 from onemap.core.errors import UserError
 from onemap.core.settings import DbSettings, ServeSettings, child_env, env_name, password_variable
 from onemap.core.yamlfile import read_yaml
+from onemap.db.cluster import is_root
 from onemap.db.connect import role_params
 from onemap.load.coverage_files import coverage_dir
+from onemap.serve import service_user
 from onemap.serve.contract import LIMITS, config_path
 from onemap.serve.html import HTML_DIR, HTML_DIR_VARIABLE
 from onemap.serve.openapi_local import localise
 from onemap.serve.records import write_catalogue
 
+# libpq's variables that may carry the owner's credentials (DATABASE_URL names the owner;
+# the server connects as its roles through ONEMAP_DB_HOST/PORT/NAME instead).
+OWNER_VARIABLES = ("DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGUSER")
 # gunicorn restarts a worker that has not answered for this long (its default is 30 s):
 # the indicator processes and the first pages of the biggest layers may need more.
 WORKER_TIMEOUT_S = 120
@@ -44,7 +55,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
     reader = role_params("reader", db)
     prune_server_files(db.state_dir, serve.host)
     openapi = db.state_dir / f"openapi-{serve.port}.yml"  # one per server: suites run in parallel
-    return child_env(
+    env = child_env(
         **{
             env_name(ServeSettings, "public_url"): serve.url,
             env_name(ServeSettings, "cache_max_age"): str(serve.cache_max_age),
@@ -53,6 +64,7 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
             env_name(DbSettings, "name"): str(reader["dbname"]),
             env_name(DbSettings, "reader"): str(reader["user"]),
             password_variable("reader"): str(reader["password"]),
+            env_name(DbSettings, "use_secrets_file"): "false",  # passwords: these only
             # what the features' collections in pygeoapi.yml refer to (e.g. the reports' staff)
             **{k: v for f in extensions.features() for k, v in f.server_env(db).items()},
             "PYGEOAPI_CONFIG": str(config_path()),
@@ -63,6 +75,10 @@ def server_env(serve: ServeSettings, db: DbSettings | None = None) -> dict[str, 
             HTML_DIR_VARIABLE: str(HTML_DIR),
         }
     )
+    # what only the CLI may hold: the owner's password, in any of the forms libpq reads
+    for name in (password_variable("owner"), *OWNER_VARIABLES):
+        env.pop(name, None)
+    return env
 
 
 def prune_server_files(state_dir: Path, host: str) -> None:
@@ -177,7 +193,22 @@ def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.serve.wsgi:app") -> li
         "-" if serve.access_log else "/dev/null",
         "--timeout",
         str(WORKER_TIMEOUT_S),
+        *service_user.gunicorn_args(serve.run_as),
     ]
+
+
+def prepare(serve: ServeSettings) -> dict[str, str]:
+    """The server's environment and files; as root, the system user it drops to, checked."""
+    env = server_env(serve)
+    generate_openapi(env)
+    served = [Path(env[k]) for k in ("PYGEOAPI_OPENAPI", "ONEMAP_RECORDS")]
+    for path in served:
+        if path.exists():
+            path.chmod(0o644)  # public documents, read by the server's user
+    if is_root():
+        service_user.ensure(serve.run_as)
+        service_user.check(serve.run_as, env, [Path(env["PYGEOAPI_CONFIG"]), *served])
+    return env
 
 
 def _settings(port: int | None, workers: int | None) -> ServeSettings:
@@ -189,8 +220,7 @@ def _settings(port: int | None, workers: int | None) -> ServeSettings:
 def run_foreground(port: int | None = None, workers: int | None = None) -> None:
     """Replace this process with gunicorn (Ctrl-C stops it)."""
     serve = _settings(port, workers)
-    env = server_env(serve)
-    generate_openapi(env)
+    env = prepare(serve)
     print(f"onemap OGC API: {serve.url}/  (collections: {serve.url}/collections)", flush=True)  # noqa: T201
     os.execve(gunicorn_cmd(serve)[0], gunicorn_cmd(serve), env)
 
@@ -200,8 +230,7 @@ def start_background(
 ) -> subprocess.Popen:
     """Start pygeoapi on ``port`` and wait until it answers (tests, benchmarks)."""
     serve = _settings(port, workers)
-    env = server_env(serve)
-    generate_openapi(env)
+    env = prepare(serve)
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(gunicorn_cmd(serve), env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

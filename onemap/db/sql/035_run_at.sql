@@ -4,8 +4,8 @@
 CREATE OR REPLACE FUNCTION onemap_meta.run_at(p_layer text, p_when timestamptz)
 RETURNS bigint
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, onemap_meta
+SET search_path = pg_catalog, pg_temp  -- every name qualified (manual: CREATE FUNCTION)
 AS $$
-    SELECT max(load_id) FROM onemap_meta.loads
-     WHERE layer = p_layer AND status = 'succeeded' AND finished_at <= p_when
+    SELECT pg_catalog.max(l.load_id) FROM onemap_meta.loads l
+     WHERE l.layer = p_layer AND l.status = 'succeeded' AND l.finished_at <= p_when
 $$;

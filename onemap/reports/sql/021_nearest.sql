@@ -1,8 +1,9 @@
 LEFT JOIN LATERAL (
     SELECT n.v, n.d
-      FROM (SELECT t.{field} AS v, ST_Distance(ST_Transform(t.geom, 4326)::geography, ST_Transform(pt, 4326)::geography) AS d
+      FROM (SELECT t.{field} AS v, public.ST_Distance(public.ST_Transform(t.geom, 4326)::public.geography,
+                                                public.ST_Transform(pt, 4326)::public.geography) AS d
               FROM {table} t
-             ORDER BY t.geom <-> ST_Transform(pt, {srid})
+             ORDER BY t.geom OPERATOR(public.<->) public.ST_Transform(pt, {srid})
              LIMIT 8) n
      WHERE n.d <= {max_m}
      ORDER BY n.d, n.v

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
-from onemap.core.errors import LoadError
+from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
@@ -42,6 +42,21 @@ from onemap.load.runs import (
     unlock_layer,
 )
 from onemap.load.stage import drop_stage
+
+
+def refuse_wholesale(layer: Layer, mode: Mode) -> None:
+    """Refuse a replace or upsert of a layer whose rows arrive outside loads (citizen
+    reports): the new version would delete the rows it lacks or supersedes, and with
+    them what a feature keeps beside them (the reporters' private data, by its foreign
+    key). Appending is allowed: it changes no stored row."""
+    if mode is Mode.APPEND or not layer.changes_between_loads:
+        return
+    hints = "; ".join(b.import_hint for b in layer.blocks.values() if b.import_hint)
+    raise UserError(
+        f"layer '{layer.id}' receives rows outside loads, and a {mode} would delete or "
+        f"supersede them and the private data kept with them: refused"
+        + (f"; {hints}" if hints else "; use --mode append")
+    )
 
 
 class RunStart(NamedTuple):
@@ -116,6 +131,7 @@ class LayerRun(abc.ABC):
     def execute(self) -> None:
         """Run it (see the module doc); raises ``LoadError`` when the run is refused."""
         layer = self.layer
+        refuse_wholesale(layer, self.mode)
         with (
             connect_owner(self.settings, autocommit=True) as self.meta,
             connect_owner(self.settings) as self.conn,

@@ -11,6 +11,7 @@
   listed in docs/pygeoapi-extensions.md.
 - Collection extents follow the data: refreshed when a new version is published
   (``onemap.serve.extents``), not frozen at ``onemap publish``.
+- Request bodies and CQL2 filters are bounded (``onemap.serve.limits``).
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data.
@@ -26,7 +27,7 @@ import re
 from flask import Flask, Response, request
 
 from onemap.core.settings import ServeSettings
-from onemap.serve import pygeoapi_patches
+from onemap.serve import limits, pygeoapi_patches
 
 FILTER_CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -82,6 +83,7 @@ def _live_extents(app: Flask) -> None:
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
     pygeoapi_patches.install()
+    limits.install(app)  # body size and CQL2 size, before anything reads them
     _live_extents(app)
 
     @app.after_request

@@ -82,14 +82,20 @@ def db_status() -> None:
 
 
 @db_app.command("rebuild")
-def db_rebuild(layer: str) -> None:
+def db_rebuild(
+    layer: str,
+    force_delete_private: Annotated[
+        bool,
+        typer.Option(help="also when the layer's private table holds rows (deletes them)"),
+    ] = False,
+) -> None:
     """Drop and recreate one layer's table after its layer file changed (drops its data)."""
     from onemap.core.layers import get_layer
     from onemap.db import schema
     from onemap.db.connect import owner_conninfo
 
     try:
-        schema.rebuild_table(get_layer(layer), owner_conninfo())
+        schema.rebuild_table(get_layer(layer), owner_conninfo(), force_delete_private)
     except (UserError, KeyError) as exc:
         _fail(exc)
     out.print(f"rebuilt onemap.{layer}")

@@ -65,6 +65,9 @@ class LayerBlock(BaseModel):
     # Whether a layer with this block gets rows outside loads (through the feature's own
     # intake): what is derived from a published version (counts, extents) is not cached.
     rows_outside_loads: ClassVar[bool] = False
+    # For such a layer: how its rows are imported instead of a replace (which would
+    # delete the rows and what the feature keeps beside them), named in the refusal.
+    import_hint: ClassVar[str] = ""
 
     def check(self, layer: Any) -> None:
         """Raise ``ValueError`` when the block does not fit ``layer``."""

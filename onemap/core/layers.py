@@ -138,6 +138,25 @@ class Checks(_Strict):
     max_reject_ratio: float = 0.05
 
 
+class HistoryPolicy(_Strict):
+    """How many published versions a layer keeps (applied after each successful load).
+
+    ``keep``: the latest N versions, the current one included. ``keep_days``: every
+    version that was current at some time in the last D days. With both, a version
+    either rule keeps is kept. Older row versions are deleted
+    (``onemap.load.history.prune``); without a policy every version is kept.
+    """
+
+    keep: int | None = Field(default=None, ge=1)
+    keep_days: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _something(self) -> HistoryPolicy:
+        if self.keep is None and self.keep_days is None:
+            raise ValueError("history: give keep (versions) or keep_days (days), or both")
+        return self
+
+
 class RasterClasses(_Strict):
     """How a raster (e.g. a modelled flood depth) becomes polygons of the layer.
 
@@ -214,6 +233,7 @@ class Layer(_Strict):
     style: Style = Style()
     map: MapHints = MapHints()
     checks: Checks = Checks()
+    history: HistoryPolicy | None = None  # retention of published versions
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
     raster: RasterClasses | None = None

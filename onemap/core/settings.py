@@ -80,8 +80,12 @@ def tuning_for(machine: Machine) -> dict[str, int]:
 
     - ``index_workers``: the stage's indexes are built by this many connections at once;
       each build keeps one core busy in its server process.
-    - ``serve_workers``: gunicorn sync workers, one per core: PostgreSQL runs on the same
+    - ``serve_workers``: gunicorn workers, one per core: PostgreSQL runs on the same
       machine, and 2 workers on 2 cores is what bench/RESULTS.md measured.
+    - ``serve_threads``: threads per worker (gunicorn's ``gthread`` worker), two per core,
+      2 to 8: a slow client (a dribbled request, a slow download) holds one thread, not
+      the whole worker; the connection pool per worker (POOL in
+      onemap/publish/pygeoapi_config.py: 4) keeps the database connections bounded.
     - ``pg_max_connections``: pygeoapi holds up to 4 connections per worker (POOL in
       onemap/publish/pygeoapi_config.py) and test suites run up to 4 servers side by side,
       so 16 per core, and at least 200 (PostgreSQL manual 20.3.1, max_connections).
@@ -98,6 +102,7 @@ def tuning_for(machine: Machine) -> dict[str, int]:
     return {
         "index_workers": cpus,
         "serve_workers": cpus,
+        "serve_threads": _clamp(2 * cpus, 2, 8),
         "pg_max_connections": max(200, 16 * cpus),
         "pg_shared_buffers_mb": _clamp(memory_mb // 32, 128, 4096),
         "pg_maintenance_work_mem_mb": _clamp(memory_mb // 64, 64, 1024),
@@ -197,6 +202,7 @@ class ServeSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = Field(default_factory=lambda: _here()["serve_workers"], ge=1)
+    threads: int = Field(default_factory=lambda: _here()["serve_threads"], ge=1, le=64)
     public_url: str | None = None
     # Cache-Control max-age of feature and tile responses, seconds (ETags revalidate).
     cache_max_age: int = Field(default=60, ge=0)
@@ -219,3 +225,35 @@ class TileSettings(BaseSettings):
 
     cache: bool = True
     cache_dir: Path = Field(default_factory=lambda: DbSettings().state_dir / "tile-cache")
+
+
+class LimitSettings(BaseSettings):
+    """What one request or one load may hold (docs/security.md, "Limits").
+
+    - ``statement_timeout_s``: every statement of a serving connection (pygeoapi's, the
+      processes', the reports', the extents') is cancelled after this long.
+    - ``max_body_bytes``: the largest request body a POST, PUT or PATCH may send (the
+      report intake has its own, smaller limit in config/reports.yaml).
+    - ``cql2_max_nodes``, ``cql2_max_vertices``: the largest CQL2 filter (conditions,
+      operands, values) and the most vertices of its geometry literals.
+    - ``swap_lock_timeout_ms``, ``swap_lock_wait_s``: a replace asks for its exclusive
+      lock for this long at a time (readers arriving meanwhile queue behind it for no
+      longer), and retries until ``swap_lock_wait_s`` have passed.
+    - ``load_idle_timeout_s``: a loader's session idle inside a transaction this long is
+      ended by PostgreSQL (its layer lock with it); TCP keepalives end a session whose
+      machine is gone after ``load_keepalive_s`` + 3 probes.
+    - ``rejects_per_reason``: a load stores the first N refused rows of each kind of
+      problem in ``onemap_meta.rejects`` and counts the rest (``onemap.load.runs``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_")
+
+    statement_timeout_s: float = Field(default=60, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    cql2_max_nodes: int = Field(default=500, ge=10)
+    cql2_max_vertices: int = Field(default=10_000, ge=4)
+    swap_lock_timeout_ms: int = Field(default=500, ge=10)
+    swap_lock_wait_s: float = Field(default=60, ge=0)
+    load_idle_timeout_s: int = Field(default=600, ge=1)
+    load_keepalive_s: int = Field(default=30, ge=1)
+    rejects_per_reason: int = Field(default=100, ge=1)

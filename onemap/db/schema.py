@@ -170,9 +170,21 @@ def ensure_tables(layers: dict[str, Layer], conninfo: str) -> None:
     engine.dispose()
 
 
-def rebuild_table(layer: Layer, conninfo: str) -> None:
-    """Drop and recreate one layer table (and its history) after a change to its layer file."""
+def rebuild_table(layer: Layer, conninfo: str, force_delete_private: bool = False) -> None:
+    """Drop and recreate one layer table (and its history) after a change to its layer file.
+
+    Refused while the layer's private table (``onemap_private.<layer>``: e.g. reporters'
+    contact data, which no file can bring back) holds rows, unless ``force_delete_private``.
+    """
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        private = private_rows(conn, layer)
+        if private and not force_delete_private:
+            raise UserError(
+                f"{PRIVATE_SCHEMA}.{layer.id} holds private data of {private} rows, which a "
+                f"rebuild deletes and no load can bring back: refused. Back it up first "
+                f"(pg_dump -t {PRIVATE_SCHEMA}.{layer.id}), then run "
+                f"'onemap db rebuild {layer.id} --force-delete-private'"
+            )
         for schema in (DATA_SCHEMA, HIST_SCHEMA, PRIVATE_SCHEMA):
             conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, layer.id))
@@ -181,6 +193,15 @@ def rebuild_table(layer: Layer, conninfo: str) -> None:
             drop_generalised(cur, layer)
     ensure_tables({layer.id: layer}, conninfo)
     ensure_features(conninfo, DbSettings())
+
+
+def private_rows(conn: psycopg.Connection, layer: Layer) -> int:
+    """Rows of the layer's private table (0 when it has none)."""
+    name = f"{PRIVATE_SCHEMA}.{layer.id}"
+    if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is None:
+        return 0
+    query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(PRIVATE_SCHEMA, layer.id))
+    return int(conn.execute(query).fetchone()[0])
 
 
 def ensure_features(conninfo: str, settings: DbSettings) -> None:

@@ -241,6 +241,47 @@ def prune(
             unlock_layer(conn, layer)
 
 
+def versions_to_keep(conn: psycopg.Connection, layer: Layer) -> int | None:
+    """How many of the layer's latest versions its ``history:`` policy keeps (None: all).
+
+    ``keep_days``: the version current D days ago and every later one, i.e. the runs
+    that finished within the last D days plus the newest one before them.
+    """
+    policy = layer.history
+    if policy is None:
+        return None
+    counts = [policy.keep] if policy.keep is not None else []
+    if policy.keep_days is not None:
+        recent, total = conn.execute(
+            "SELECT count(*) FILTER (WHERE finished_at > now() - make_interval(days => %s)), "
+            "count(*) FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded'",
+            (policy.keep_days, layer.id),
+        ).fetchone()
+        counts.append(min(total, recent + 1) if total else 1)
+    return max(max(counts), 1)
+
+
+def apply_policy(
+    layer: Layer,
+    settings: DbSettings | None = None,
+    notify: Callable[[str], None] = lambda _msg: None,
+) -> Pruned | None:
+    """Prune ``layer`` as its ``history:`` policy says (None without a policy)."""
+    if layer.history is None:
+        return None
+    with connect_owner(settings) as conn:
+        keep = versions_to_keep(conn, layer)
+    if keep is None:
+        return None
+    done = prune(layer, keep, settings, notify)
+    if done.versions:
+        notify(
+            f"{layer.id}: history policy kept {keep} versions; pruned {done.versions} "
+            f"older ({done.row_versions:,} row versions)"
+        )
+    return done
+
+
 def published_runs(conn: psycopg.Connection, layer: Layer) -> list[int]:
     """The runs that published a version of ``layer``, newest first."""
     return [

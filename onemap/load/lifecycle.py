@@ -15,7 +15,8 @@ this sequence, written once:
    transaction, so a run is 'succeeded' exactly when its version was published;
    on any error the stage is dropped, the failure recorded, and a ``LoadError`` raised:
    the published layer is unchanged;
-6. release the lock and ANALYZE the published table.
+6. release the lock and ANALYZE the published table;
+7. apply the layer file's ``history:`` retention policy (``onemap.load.history``).
 """
 
 from __future__ import annotations
@@ -27,21 +28,38 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
-from onemap.core.errors import LoadError
+from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
+from onemap.load.history import apply_policy
 from onemap.load.modes import Mode, Published, make_current
 from onemap.load.runs import (
     RunRecord,
     finish_run,
     lock_layer,
     reap_stale_runs,
+    session_kwargs,
     start_run,
     unlock_layer,
 )
 from onemap.load.stage import drop_stage
+
+
+def refuse_wholesale(layer: Layer, mode: Mode) -> None:
+    """Refuse a replace or upsert of a layer whose rows arrive outside loads (citizen
+    reports): the new version would delete the rows it lacks or supersedes, and with
+    them what a feature keeps beside them (the reporters' private data, by its foreign
+    key). Appending is allowed: it changes no stored row."""
+    if mode is Mode.APPEND or not layer.changes_between_loads:
+        return
+    hints = "; ".join(b.import_hint for b in layer.blocks.values() if b.import_hint)
+    raise UserError(
+        f"layer '{layer.id}' receives rows outside loads, and a {mode} would delete or "
+        f"supersede them and the private data kept with them: refused"
+        + (f"; {hints}" if hints else "; use --mode append")
+    )
 
 
 class RunStart(NamedTuple):
@@ -116,9 +134,10 @@ class LayerRun(abc.ABC):
     def execute(self) -> None:
         """Run it (see the module doc); raises ``LoadError`` when the run is refused."""
         layer = self.layer
+        refuse_wholesale(layer, self.mode)
         with (
-            connect_owner(self.settings, autocommit=True) as self.meta,
-            connect_owner(self.settings) as self.conn,
+            connect_owner(self.settings, autocommit=True, **session_kwargs()) as self.meta,
+            connect_owner(self.settings, **session_kwargs()) as self.conn,
         ):
             self.conn.execute("SET client_encoding TO 'UTF8'")
             lock_layer(self.conn, layer, self.notify)
@@ -129,6 +148,7 @@ class LayerRun(abc.ABC):
                 unlock_layer(self.conn, layer)
             self.conn.autocommit = True
             self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DATA_SCHEMA, layer.id)))
+        apply_policy(layer, self.settings, self.notify)  # the layer file's retention
 
     def _run(self) -> None:
         try:

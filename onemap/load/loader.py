@@ -39,14 +39,14 @@ from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
 from onemap.load.progress import Progress
 from onemap.load.rejects import RejectsFile, rejects_path
-from onemap.load.runs import FileHash, RunRecord, store_rejects
+from onemap.load.runs import FileHash, RejectStore, RunRecord
 from onemap.load.source import RASTER_SUFFIXES, iter_batches, open_source
 from onemap.load.stage import StageWriter, create_stage
 from onemap.load.validate import BatchValidator, Checked, Reject, copy_columns, encode_rows
 
 __all__ = ["LoadResult", "Mode", "load_layer"]
 
-MAX_REJECTS_KEPT = 1000  # in memory for the summary; all of them go to onemap_meta.rejects
+MAX_REJECTS_KEPT = 1000  # in memory for the summary; onemap_meta.rejects: RejectStore
 # Rows sorted together before the COPY: a file up to this size is stored in Hilbert order,
 # a larger one in runs this long. A bbox query reads about (matches / rows per page) +
 # (runs × a few) heap pages, so 100k-row runs read close to a global sort at 1M rows
@@ -151,6 +151,7 @@ class FileLoad(LayerRun):
         self.opts = opts
         self.rejects_file = rejects_file
         self.res: LoadResult  # set by record_for, once the run row exists
+        self.stored_rejects: RejectStore  # likewise
         self.out: RejectsFile | None = None
         self.staged = 0
 
@@ -163,6 +164,7 @@ class FileLoad(LayerRun):
         self.res = LoadResult(
             load_id, layer=self.layer.id, source_file=str(self.path), mode=self.opts.mode
         )
+        self.stored_rejects = RejectStore(self.meta, load_id)
         return self.res
 
     def stage(self) -> int:
@@ -244,7 +246,7 @@ class FileLoad(LayerRun):
         res.rows_dropped += checked.rows_dropped
         res.keep(checked.rejects)
         problems = sorted(checked.rejects + checked.dropped, key=lambda r: r.row)
-        store_rejects(self.meta, res.load_id, problems)
+        self._store(problems)
         if self.out is not None:
             self.out.write(problems)
 
@@ -253,6 +255,11 @@ class FileLoad(LayerRun):
         _check_rejects(self.layer, self.res, self.opts.max_reject_ratio)
         if self.opts.mode is Mode.REPLACE:
             _check_count(self.layer, self.res, rows)
+
+    def _store(self, problems: list[Reject]) -> None:
+        """Into onemap_meta.rejects (capped per kind); the counts into the run's details."""
+        self.stored_rejects.add(problems)
+        self.res.details.update(self.stored_rejects.details())
 
     def refuse(self, dups: list[tuple[int, str, int]]) -> None:
         """Rows whose key an earlier row has (found by PostgreSQL): rejected, checked."""
@@ -264,7 +271,7 @@ class FileLoad(LayerRun):
         self.res.rows_rejected += len(rejects)
         self.res.rejects = sorted(self.res.rejects + rejects, key=lambda r: r.row)
         del self.res.rejects[MAX_REJECTS_KEPT:]
-        store_rejects(self.meta, self.res.load_id, rejects)
+        self._store(rejects)
         if self.out is not None:
             self.out.write(rejects)
         self.staged -= len(rejects)

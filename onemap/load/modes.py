@@ -25,6 +25,8 @@ In every mode the version's generalised tables for low-zoom vector tiles
 from __future__ import annotations
 
 import enum
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ from sqlalchemy import MetaData
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
+from onemap.core.settings import LimitSettings
 from onemap.db.models import DATA_SCHEMA, layer_table
 from onemap.load.archive import archive_rows, archive_table
 from onemap.load.generalise import build_generalised, swap_generalised
@@ -47,8 +50,6 @@ from onemap.load.stage import (
     run_parallel,
     stage_name,
 )
-
-LOCK_TIMEOUT = "60s"  # how long the swap waits for readers of the published table
 
 
 class Mode(enum.StrEnum):
@@ -144,15 +145,7 @@ def replace(
     regclass = f"{DATA_SCHEMA}.{layer.id}"
     blockers = _blockers(cur, regclass)
     if not blockers:  # the swap needs the table to itself, for an instant
-        cur.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-        try:
-            cur.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live))
-        except errors.LockNotAvailable as exc:
-            raise LoadError(
-                f"{regclass} stayed in use by another session for {LOCK_TIMEOUT} "
-                "(a long query or an idle transaction); the new version was not published"
-            ) from exc
-        cur.execute("SET LOCAL lock_timeout = 0")
+        lock_exclusive(cur, live, regclass)
         blockers = _blockers(cur, regclass)  # again, now that nothing can change
     if blockers:  # readers go on reading the old rows until the commit
         archived = archive_rows(cur, layer, run_id)
@@ -183,6 +176,45 @@ def replace(
             )
         )
     return Published(staged, previous)
+
+
+def lock_exclusive(
+    cur: psycopg.Cursor, live: sql.Composable, regclass: str, limits: LimitSettings | None = None
+) -> int:
+    """Take the swap's ACCESS EXCLUSIVE lock in short tries; the number of tries.
+
+    While the swap waits for a long reader, every new reader of the table queues behind
+    it. So each try waits at most ``swap_lock_timeout_ms`` (a savepoint undoes a failed
+    try), then steps back for as long again, letting the queued readers through, until
+    ``swap_lock_wait_s`` have passed (LimitSettings; PostgreSQL manual 13.3.1 and
+    ``lock_timeout``).
+    """
+    limits = limits or LimitSettings()
+    deadline = time.monotonic() + limits.swap_lock_wait_s
+    lock = sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(live)
+    cur.execute(
+        sql.SQL("SET LOCAL lock_timeout = {}").format(
+            sql.Literal(f"{limits.swap_lock_timeout_ms}ms")
+        )
+    )
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            with cur.connection.transaction():  # a savepoint: a failed try leaves no error
+                cur.execute(lock)
+            break
+        except errors.LockNotAvailable as exc:
+            if time.monotonic() >= deadline:
+                raise LoadError(
+                    f"{regclass} stayed in use by another session for "
+                    f"{limits.swap_lock_wait_s:g} s (a long query or an idle transaction); "
+                    "the new version was not published"
+                ) from exc
+            pause = limits.swap_lock_timeout_ms / 1000 * random.uniform(0.5, 1.5)  # noqa: S311
+            time.sleep(pause)
+    cur.execute("SET LOCAL lock_timeout = 0")
+    return tries
 
 
 def _blockers(cur: psycopg.Cursor, regclass: str) -> list[str]:

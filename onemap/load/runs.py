@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from onemap.core.layers import Layer
+from onemap.core.settings import LimitSettings
 from onemap.load.validate import Reject
 
 LOCK_NAMESPACE = 0x6F6D  # "om": advisory locks of onemap loads
@@ -52,6 +54,20 @@ class FileHash:
         return self._digest
 
 
+def session_kwargs(limits: LimitSettings | None = None) -> dict[str, object]:
+    """Connection arguments of a loader's sessions: PostgreSQL ends a session that sits
+    idle inside a transaction (a hung loader) and, through TCP keepalives, one whose
+    client machine is gone; either way its layer lock is released (LimitSettings)."""
+    limits = limits or LimitSettings()
+    return {
+        "options": f"-c idle_in_transaction_session_timeout={limits.load_idle_timeout_s}s",
+        "keepalives": 1,
+        "keepalives_idle": limits.load_keepalive_s,
+        "keepalives_interval": max(1, limits.load_keepalive_s // 3),
+        "keepalives_count": 3,
+    }
+
+
 def layer_lock_key(layer_id: str) -> int:
     """The advisory-lock key of a layer (stable across processes)."""
     return int.from_bytes(hashlib.sha256(layer_id.encode()).digest()[:4], "big", signed=True)
@@ -63,11 +79,16 @@ def lock_layer(conn: psycopg.Connection, layer: Layer, notify: Callable[[str], N
     got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key)).fetchone()[0]
     if not got:
         holder = conn.execute(
-            "SELECT load_id, source_file FROM onemap_meta.loads "
+            "SELECT load_id, source_file, run_by, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS') "
+            "FROM onemap_meta.loads "
             "WHERE layer = %s AND status = 'running' ORDER BY load_id DESC LIMIT 1",
             (layer.id,),
         ).fetchone()
-        what = f" (run {holder[0]}, {holder[1]})" if holder else ""
+        what = (
+            f" (run {holder[0]} of {holder[1]}, by {holder[2]}, since {holder[3]})"
+            if holder
+            else ""
+        )
         notify(f"another load of '{layer.id}' is running{what}; waiting for it to finish…")
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_NAMESPACE, key))
     conn.commit()
@@ -166,6 +187,50 @@ def finish_run(
             "load_id": record.load_id,
         },
     )
+
+
+class RejectStore:
+    """A run's refused rows in ``onemap_meta.rejects``: the first ``per_reason`` of each
+    kind (field and reason, values left out), and the count of every kind, which the run
+    records in its details (``rejects_by_reason``, ``rejects_not_stored``). A file with a
+    million bad rows thus costs the database a few hundred rows, and still says how many
+    of each problem it had (``LimitSettings.rejects_per_reason``)."""
+
+    MAX_KINDS = 200  # more kinds than this are counted as "other"
+
+    def __init__(self, meta: psycopg.Connection, load_id: int, per_reason: int | None = None):
+        self.meta = meta
+        self.load_id = load_id
+        self.per_reason = per_reason or LimitSettings().rejects_per_reason
+        self.counts: dict[str, int] = {}
+        self.not_stored = 0
+
+    @staticmethod
+    def kind(reject: Reject) -> str:
+        """Field and reason without the values in it (quoted text, numbers)."""
+        reason = re.sub(r"'[^']*'|\"[^\"]*\"|-?\d+(?:[.,]\d+)?", "…", reject.reason)
+        return f"{reject.field}: {reason}"[:160]
+
+    def add(self, rejects: Iterable[Reject]) -> None:
+        """Count the rows and store those within their kind's quota."""
+        keep = []
+        for r in rejects:
+            kind = self.kind(r)
+            if kind not in self.counts and len(self.counts) >= self.MAX_KINDS:
+                kind = "other"
+            n = self.counts.get(kind, 0)
+            self.counts[kind] = n + 1
+            if n < self.per_reason:
+                keep.append(r)
+            else:
+                self.not_stored += 1
+        store_rejects(self.meta, self.load_id, keep)
+
+    def details(self) -> dict:
+        """What the run records about its rejects (empty without any)."""
+        if not self.counts:
+            return {}
+        return {"rejects_by_reason": dict(self.counts), "rejects_not_stored": self.not_stored}
 
 
 def store_rejects(meta: psycopg.Connection, load_id: int, rejects: Iterable[Reject]) -> None:

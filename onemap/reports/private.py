@@ -28,6 +28,10 @@ class Private(LayerBlock):
     """
 
     rows_outside_loads = True  # reports arrive one at a time through the intake
+    import_hint = (
+        "import a file with 'onemap reports import FILE', which adds new rows and keeps "
+        "the stored ones with their private data"
+    )
 
     description: str
     fields: tuple[LayerField, ...] = Field(min_length=1)

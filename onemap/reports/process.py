@@ -15,8 +15,10 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
+from onemap.db.connect import role_conninfo
 from onemap.reports import EVALUATION_PROCESS
 from onemap.reports.evaluation import DEFINITIONS, evaluate
+from onemap.serve.connections import serving_conninfo
 
 INPUTS = ("month", "as_of")
 
@@ -83,7 +85,8 @@ def run(data: dict[str, Any]) -> dict[str, Any]:
             raise UserError(
                 "as_of must be an RFC 3339 time, e.g. 2026-04-30T23:59:59+07:00"
             ) from exc
-    return evaluate(str(data.get("month") or ""), as_of=as_of).as_dict()
+    conninfo = serving_conninfo(role_conninfo("reader"))  # with the statement timeout
+    return evaluate(str(data.get("month") or ""), as_of=as_of, conninfo=conninfo).as_dict()
 
 
 class ReportsEvaluationProcessor(BaseProcessor):

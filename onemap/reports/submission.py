@@ -22,6 +22,7 @@ from onemap.core.city import get_city
 from onemap.core.layers import Layer, get_layer, normalise_token
 from onemap.reports import LAYER_ID
 from onemap.reports.config import ReportsConfig, load_config
+from onemap.reports.masking import mask_text
 from onemap.reports.private import private_of
 
 # Markup and script vectors: a tag opener, an HTML comment/doctype, a javascript:/data:
@@ -32,9 +33,7 @@ MARKUP = re.compile(
 )
 # Control characters other than tab and newline, and Unicode bidi overrides.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-EMAIL = re.compile(r"[^\s@<>()]{1,64}@[^\s@<>()]{1,190}\.[A-Za-z]{2,24}")
-PHONE = re.compile(r"(?<![\w(])\(?\+?\d(?:[\s().-]{0,2}\d){7,15}(?![\w])")
-DATE = re.compile(r"\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
+SOURCE_MAX_CHARS = 200  # an imported row's ``source`` text
 FEATURE_KEYS = {"type", "geometry", "properties", "id"}
 API_PROPERTIES = (
     "category",
@@ -140,13 +139,12 @@ def contact(layer: Layer, name: str, value: Any, config: ReportsConfig) -> str |
     return text
 
 
-def mask(description: str, name: str | None, config: ReportsConfig) -> str:
-    """The description with e-mail addresses, telephone numbers and the name masked."""
-    out = EMAIL.sub(config.intake.mask, description)
-    out = PHONE.sub(lambda m: m[0] if DATE.fullmatch(m[0]) else config.intake.mask, out)
-    if name and len(name) >= 3:
-        out = re.sub(re.escape(name), config.intake.mask, out, flags=re.IGNORECASE)
-    return out
+def mask(
+    description: str, name: str | None, config: ReportsConfig, given: tuple[str | None, ...] = ()
+) -> str:
+    """The text with numbers, e-mail addresses, the name and the ``given`` contacts masked
+    (the rules: ``onemap.reports.masking``)."""
+    return mask_text(description, config.intake.mask, name, given)
 
 
 def point(geometry: Any) -> tuple[float, float]:
@@ -222,16 +220,22 @@ def properties(
         config.intake.description_min_chars,
     )
     name = contact(layer, "reporter_name", props.get("reporter_name"), config)
+    phone = contact(layer, "reporter_phone", props.get("reporter_phone"), config)
+    email = contact(layer, "reporter_email", props.get("reporter_email"), config)
+    if "source" in extra:  # an import's source text is published like the description
+        extra["source"] = mask(
+            clean_text("source", extra["source"], SOURCE_MAX_CHARS), name, config, (phone, email)
+        )
     return Submission(
         category=category,
-        description=mask(original, name, config),
+        description=mask(original, name, config, (phone, email)),
         description_original=original,
         channel=chan,
         lon=lon,
         lat=lat,
         reporter_name=name,
-        reporter_phone=contact(layer, "reporter_phone", props.get("reporter_phone"), config),
-        reporter_email=contact(layer, "reporter_email", props.get("reporter_email"), config),
+        reporter_phone=phone,
+        reporter_email=email,
         **extra,
     )
 

@@ -1,4 +1,9 @@
-"""One lazily opened database connection per role and serving process (gunicorn worker)."""
+"""Database connections of a serving process: one per role and thread, opened lazily.
+
+Every serving connection runs with ``session_options()``: a statement timeout (a runaway
+query is cancelled, ``LimitSettings.statement_timeout_s``), no parallel query workers and
+no JIT (one request is one short query, and the workers already use the cores).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +12,51 @@ from collections.abc import Callable
 
 import psycopg
 
+from onemap.core.settings import LimitSettings
+
+
+def session_options(limits: LimitSettings | None = None) -> str:
+    """libpq ``options`` of a serving connection."""
+    ms = int((limits or LimitSettings()).statement_timeout_s * 1000)
+    return f"-c statement_timeout={ms} -c max_parallel_workers_per_gather=0 -c jit=off"
+
+
+def serving_conninfo(conninfo: str) -> str:
+    """``conninfo`` with the serving session options (for code that opens its own)."""
+    return psycopg.conninfo.make_conninfo(conninfo, options=session_options())
+
 
 class RoleConnection:
-    """An autocommit connection opened on first use with ``conninfo()``, reopened when broken.
+    """An autocommit connection per thread, opened on first use with ``conninfo()`` and
+    the serving options, reopened when broken.
 
-    A sync worker serves one request at a time; the lock makes threaded use safe too.
+    gunicorn's threaded workers serve several requests at once; each thread has its own
+    connection, so one request's transaction never interleaves with another's.
     Callers open transactions with ``conn.transaction()``.
     """
 
     def __init__(self, conninfo: Callable[[], str]):
         self.conninfo = conninfo
         self.lock = threading.RLock()
-        self._conn: psycopg.Connection | None = None
+        self._local = threading.local()
+        self._all: list[psycopg.Connection] = []
 
     def get(self) -> psycopg.Connection:
-        """A live connection (opened or reopened on demand)."""
-        with self.lock:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=10)
-            return self._conn
+        """This thread's live connection (opened or reopened on demand)."""
+        conn: psycopg.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = psycopg.connect(
+                self.conninfo(), autocommit=True, connect_timeout=10, options=session_options()
+            )
+            self._local.conn = conn
+            with self.lock:
+                self._all = [c for c in self._all if not c.closed] + [conn]
+        return conn
 
     def close(self) -> None:
-        """Close the connection if open."""
+        """Close every thread's connection."""
         with self.lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            for conn in self._all:
+                conn.close()
+            self._all = []
+        self._local = threading.local()

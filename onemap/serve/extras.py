@@ -14,6 +14,7 @@
 - A coverage collection's description gives its native grid (``storageCrs``, the CIS
   domain set and range type): ``onemap.serve.coverages.describe_grid``, so GDAL's OGCAPI
   driver opens the raster at its own size rather than 1e-8° cells over the CRS84 bbox.
+- Request bodies and CQL2 filters are bounded (``onemap.serve.limits``).
 - Feature and tile responses carry an ``ETag`` (a hash of the body) and ``Cache-Control``:
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data. A tile's ETag is the layer's published version
@@ -39,7 +40,7 @@ import psycopg
 from flask import Flask, Response, g, request
 
 from onemap.core.settings import ServeSettings
-from onemap.serve import pygeoapi_patches
+from onemap.serve import limits, pygeoapi_patches
 from onemap.serve.coverages import describe_grid
 from onemap.serve.query_check import MAX_JSON_DEPTH, json_nesting
 
@@ -229,6 +230,7 @@ def _honest_headers(resp: Response) -> Response:
 def install(app: Flask) -> None:
     """Register the hooks on pygeoapi's Flask app (and install the guarded patches)."""
     pygeoapi_patches.install()
+    limits.install(app)  # body size and CQL2 size, before anything reads them
     _live_extents(app)
     coverages = _coverage_providers()
     app.before_request(_check_body)

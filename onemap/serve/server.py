@@ -41,7 +41,9 @@ from onemap.serve.records import write_catalogue
 # the server connects as its roles through ONEMAP_DB_HOST/PORT/NAME instead).
 OWNER_VARIABLES = ("DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGUSER")
 # gunicorn restarts a worker that has not answered for this long (its default is 30 s):
-# the indicator processes and the first pages of the biggest layers may need more.
+# the indicator processes and the first pages of the biggest layers may need more. (A
+# threaded worker answers its heartbeat while its threads work; statements are bounded
+# by the statement timeout, onemap.serve.connections.)
 WORKER_TIMEOUT_S = 120
 
 
@@ -188,6 +190,11 @@ def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.serve.wsgi:app") -> li
         f"{serve.host}:{serve.port}",
         "--workers",
         str(serve.workers),
+        # threads: a slow client holds one thread, not a whole worker (Tuning: serve_threads)
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(serve.threads),
         "--no-control-socket",
         "--access-logfile",
         "-" if serve.access_log else "/dev/null",

@@ -14,8 +14,10 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from onemap.core.city import get_city
 from onemap.core.errors import UserError
+from onemap.db.connect import reader_conninfo
 from onemap.indicators import CHOICES, INDICATORS, Request, run
 from onemap.indicators.config import load_config
+from onemap.serve.connections import serving_conninfo
 from onemap.serve.processes import INDICATORS_PROCESS
 
 INPUTS = ("indicator", "kecamatan", "polygon", "as_of")
@@ -117,7 +119,8 @@ class IndicatorsProcessor(BaseProcessor):
     def execute(self, data: dict[str, Any], outputs: dict | None = None) -> tuple[str, Any]:
         """Compute the requested indicator(s) and return the JSON document."""
         try:
-            return "application/json", run(request_from(data or {}))
+            conninfo = serving_conninfo(reader_conninfo())  # with the statement timeout
+            return "application/json", run(request_from(data or {}), conninfo=conninfo)
         except UserError as exc:
             raise ProcessorExecuteError(user_msg=str(exc)) from exc
 

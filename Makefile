@@ -8,21 +8,24 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv system-deps db data publish maps qgis-project serve lint bench bench-maps clean stop
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps clean stop
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-demo: publish maps ## set up everything (venv, PostGIS, data, API config, maps) and serve
+demo: publish maps service-user ## set up everything (venv, PostGIS, data, API config, maps) and serve
 	@echo "One Map site:  file://$(CURDIR)/site/index.html"
 	@echo "OGC API:       http://127.0.0.1:$(PORT)/collections"
 	$(ONEMAP) serve --port $(PORT)
 
-test: system-deps venv ## run the test suite (starts the project's PostGIS and pygeoapi itself)
+test: system-deps venv service-user ## run the test suite (starts the project's PostGIS and pygeoapi itself)
 	$(PY) -m pytest -q
 
 system-deps: ## install PostgreSQL/PostGIS, GDAL, Chromium and QGIS from Debian when missing (root)
 	@scripts/system-deps chromium qgis
+
+service-user: venv ## as root: the system user the server drops to, able to reach the venv's Python
+	@scripts/service-user $(PY)
 
 venv: $(VENV)/.installed ## create the Python >= 3.12 virtualenv with onemap installed
 
@@ -48,7 +51,7 @@ maps: data ## write the public web maps to site/
 qgis-project: db ## write site/onemap.qgs (layers from the OGC API) and site/onemap-postgis.qgs
 	$(ONEMAP) qgis-project --output site --url http://127.0.0.1:$(PORT)
 
-serve: ## serve the OGC APIs on 127.0.0.1:$(PORT)
+serve: service-user ## serve the OGC APIs on 127.0.0.1:$(PORT)
 	$(ONEMAP) serve --port $(PORT)
 
 lint: venv ## ruff

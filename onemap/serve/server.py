@@ -26,7 +26,14 @@ import yaml
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings, ServeSettings, child_env, env_name, password_variable
+from onemap.core.settings import (
+    DbSettings,
+    ServeSettings,
+    TileSettings,
+    child_env,
+    env_name,
+    password_variable,
+)
 from onemap.core.yamlfile import read_yaml
 from onemap.db.cluster import is_root
 from onemap.db.connect import role_params
@@ -215,6 +222,7 @@ def prepare(serve: ServeSettings) -> dict[str, str]:
     if is_root():
         service_user.ensure(serve.run_as)
         service_user.check(serve.run_as, env, [Path(env["PYGEOAPI_CONFIG"]), *served])
+        service_user.own_dir(serve.run_as, TileSettings().cache_dir)  # the workers write it
     return env
 
 

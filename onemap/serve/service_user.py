@@ -13,6 +13,7 @@ root's, mode 600).
 from __future__ import annotations
 
 import grp
+import os
 import pwd
 import shutil
 import subprocess
@@ -58,6 +59,17 @@ def ensure(name: str) -> None:
         raise UserError(
             f"cannot create the system user '{name}' the server runs as: {res.stderr.strip()}"
         )
+
+
+def own_dir(name: str, path: Path) -> None:
+    """Create ``path`` (a folder the workers write, e.g. the tile cache) owned by ``name``.
+
+    Its parents stay root's; they only need to be traversable, which ``check`` verifies
+    for the files the server reads beside it."""
+    path.mkdir(parents=True, exist_ok=True)
+    entry = pwd.getpwnam(name)
+    for sub in [path, *path.rglob("*")]:
+        os.chown(sub, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
 def gunicorn_args(name: str) -> list[str]:

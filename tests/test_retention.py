@@ -28,7 +28,7 @@ def settings():
     from tests.conftest import TEST_DB
 
     settings = DbSettings(name=f"{TEST_DB}_retention")
-    with psycopg.connect(**cluster.start(settings).superuser_conninfo(), autocommit=True) as su:
+    with cluster.start(settings).superuser_connect(autocommit=True) as su:
         su.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.name))
         )

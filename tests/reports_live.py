@@ -210,3 +210,21 @@ def stored_once(settings: DbSettings, run: LoadRun) -> tuple[int, int]:
             (f"{run.tag}-[0-9]+", f"%{run.tag}-%"),
         ).fetchone()
     return rows, distinct
+
+
+def staff_tokens(settings: DbSettings, prefix: str) -> dict[str, str]:
+    """Tokens of an operator of DPU, one of DLH and an admin (``<prefix>-…``, unique names)."""
+    from onemap.reports.auth import add_user
+
+    suffix = uuid.uuid4().hex[:6]
+    with psycopg.connect(owner_conninfo(settings), autocommit=True) as conn:
+        return {
+            "dpu": add_user(conn, f"{prefix}-dpu-{suffix}", "operator", "dpu"),
+            "dlh": add_user(conn, f"{prefix}-dlh-{suffix}", "operator", "dlh"),
+            "admin": add_user(conn, f"{prefix}-admin-{suffix}", "admin"),
+        }
+
+
+def auth(token: str, **headers: str) -> dict[str, str]:
+    """Request headers carrying a staff token."""
+    return {"Authorization": f"Bearer {token}", **headers}

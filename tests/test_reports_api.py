@@ -17,6 +17,7 @@ from onemap.db.connect import owner_conninfo, role_conninfo
 from onemap.reports.config import load_config
 from onemap.reports.sla import due_date
 from tests.reports_live import live_server, report_feature
+from tests.test_api_clients import tile_index as _tile
 
 PRIVATE = ("reporter_name", "reporter_phone", "reporter_email", "description_original")
 
@@ -74,13 +75,6 @@ def test_post_answers_201_with_location_and_the_public_view(live) -> None:
             (rid,),
         ).fetchall()
     assert hist == [("baru", "intake:web")]
-
-
-def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
 
 
 def test_personal_data_never_appears_in_any_public_response(live) -> None:

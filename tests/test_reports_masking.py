@@ -10,7 +10,6 @@ tiles, records, processes, history) and what the read-only role can read for it.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from onemap.reports.importer import row_submission
 from onemap.reports.masking import mask_text
 from onemap.reports.submission import Invalid, feature
 from tests.reports_live import live_server, report_feature
+from tests.test_api_clients import tile_index as _tile
 
 CORPUS = yaml.safe_load(
     (Path(__file__).parent / "fixtures" / "masking_corpus.yaml").read_text(encoding="utf-8")
@@ -91,13 +91,6 @@ def test_imported_source_text_is_cleaned_like_posted_text() -> None:
 @pytest.fixture(scope="module")
 def live():
     return live_server()
-
-
-def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
 
 
 def test_what_stays_public_on_every_public_path(live) -> None:

@@ -16,8 +16,7 @@ import requests
 from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.reports import staff as staff_ops
-from onemap.reports.auth import add_user
-from tests.reports_live import database_env, live_server, report_feature
+from tests.reports_live import auth, database_env, live_server, report_feature, staff_tokens
 from tests.test_reports_api import PRIVATE, count, post
 
 STAFF = "/collections/reports_staff/items"
@@ -31,18 +30,7 @@ def live():
 
 @pytest.fixture(scope="module")
 def tokens(live):
-    _, settings = live
-    suffix = uuid.uuid4().hex[:6]
-    with psycopg.connect(owner_conninfo(settings), autocommit=True) as conn:
-        return {
-            "dpu": add_user(conn, f"op-dpu-{suffix}", "operator", "dpu"),
-            "dlh": add_user(conn, f"op-dlh-{suffix}", "operator", "dlh"),
-            "admin": add_user(conn, f"admin-{suffix}", "admin"),
-        }
-
-
-def auth(token: str, **headers) -> dict:
-    return {"Authorization": f"Bearer {token}", **headers}
+    return staff_tokens(live[1], "op")
 
 
 def new_report(base: str, **props) -> str:

@@ -8,8 +8,6 @@ demo server answers the metadata, ETag and revalidation tests.
 
 from __future__ import annotations
 
-import math
-
 import psycopg
 import pytest
 import requests
@@ -22,20 +20,13 @@ from onemap.db.connect import owner_conninfo, role_params
 from onemap.db.models import TILES_SCHEMA
 from onemap.load.loader import load_layer
 from onemap.serve import tiles
+from tests.test_api_clients import tile_index
 from tests.test_load import road_frame
 
 ROADS = get_layer("road_condition")
 WMQ = "WebMercatorQuad"
 CENTRE = (110.39, -7.02)  # the middle of the generated roads' extent
 DENSE = 100_000
-
-
-def tile_index(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """Web Mercator tile column and row (OGC 17-083r4 WebMercatorQuad)."""
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return x, y
 
 
 def provider(settings, layer: Layer = ROADS) -> tiles.OnemapMVTProvider:

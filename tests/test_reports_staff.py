@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -236,6 +237,8 @@ def test_users_cli_stores_only_hashes_and_revokes(live) -> None:
     assert token.startswith("omr_") and len(token) > 40
     listing = _cli(settings, "users", "list")
     assert name in listing.stdout and token not in listing.stdout
+    # printed to a pipe (80 columns): the creation time is whole, not cut to "2026-…"
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", listing.stdout), listing.stdout
     with psycopg.connect(owner_conninfo(settings)) as conn:
         stored = conn.execute(
             "SELECT token_sha256, row_to_json(u)::text FROM onemap_private.staff_users u "

@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from onemap.core.errors import UserError
+from onemap.core.terminal import Column, fitted_tables
 
 reports_app = typer.Typer(help="Citizen reports: import, monthly evaluation.", no_args_is_help=True)
 users_app = typer.Typer(
@@ -173,12 +174,13 @@ def users_list(
             rows = list_users(conn, all_)
     except UserError as exc:
         _fail(exc)
-    # a name is never cut (it is what `users revoke` takes); other columns wrap instead
-    name = Column("name", no_wrap=True, min_width=max((len(r[0]) for r in rows), default=4))
-    table = Table(name, "role", "office", "token", "created", "expires", "revoked")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
+    # no value is cut (a name is what `users revoke` takes; dates are read whole): on a
+    # narrow terminal the table is split into parts that repeat the name
+    headers = ("name", "role", "office", "token", "created", "expires", "revoked")
+    columns = [Column(h, wrap=h == "office") for h in headers]
+    cells = [[str(v) for v in row] for row in rows]
+    for table in fitted_tables("staff users", columns, cells, out.width):
+        out.print(table)
 
 
 @users_app.command("revoke")

@@ -3,6 +3,8 @@ file's osm: block, ways split at shared nodes, clipped to the region, footways s
 
 from __future__ import annotations
 
+import json
+
 import osmium
 import psycopg
 import pytest
@@ -12,6 +14,7 @@ from osmium.osm.mutable import Node, Way
 from onemap.core.errors import LoadError
 from onemap.core.layers import get_layer
 from onemap.db.connect import owner_conninfo
+from onemap.indicators.compute import Request, compute
 from onemap.load.loader import load_layer
 from onemap.load.osm import check_pbf, split_at_shared_nodes
 
@@ -124,3 +127,54 @@ def test_split_at_shared_nodes_keeps_each_piece_whole() -> None:
     pieces, owner, part = split_at_shared_nodes(shapely.from_wkb(shapely.to_wkb([a, b, c])))
     assert owner.tolist() == [0, 0, 1, 1, 2] and part.tolist() == [0, 1, 0, 1, 0]
     assert [p.length for p in pieces] == [1, 2, 1, 1, 2]
+
+
+def test_ways_are_clipped_to_the_published_region(scratch_settings, tmp_path) -> None:
+    """clip_to names a polygon layer: its union as published is the region (here one
+    flood zone, west of 110.43, stands in for the kecamatan boundaries)."""
+    region = tmp_path / "region.geojson"
+    region.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"zone_id": "r", "hazard": "rendah", "flood_type": "rob"},
+                        "geometry": shapely.geometry.mapping(
+                            shapely.box(110.39, -7.01, 110.43, -6.97)
+                        ),
+                    }
+                ],
+            }
+        )
+    )
+    load_layer(get_layer("flood_zones"), region, settings=scratch_settings)
+    clip = ROADS.model_copy(update={"osm": ROADS.osm.model_copy(update={"clip_to": "flood_zones"})})
+    pbf = write_pbf(tmp_path / "clip.osm.pbf")
+    res = load_layer(clip, pbf, settings=scratch_settings, constants={"condition": "sedang"})
+    got = rows(scratch_settings)
+    assert sorted(got) == ["w10-1", "w10-2", "w11-1", "w11-2"]  # trunk and bridge: outside
+    assert shapely.from_wkt(got["w10-2"][7]).bounds[2] == pytest.approx(110.43)
+    assert res.details["osm_pieces_outside"] == 2
+
+
+def test_road_indicator_over_an_extract(scratch_settings, tmp_path) -> None:
+    """The loaded extract is an ordinary road_condition version: lengths by condition."""
+    load_layer(
+        BBOX_ROADS,
+        write_pbf(tmp_path / "ind.osm.pbf"),
+        settings=scratch_settings,
+        constants={"condition": "sedang"},
+    )
+    area = shapely.geometry.mapping(shapely.box(110.395, -7.005, 110.445, -6.975))
+    result = compute(Request("road_condition", polygon=area), settings=scratch_settings)[0]
+    (row,) = [r for r in result.rows if r["by"] == "all"]
+    with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+        primary, total = conn.execute(
+            "SELECT sum(ST_Length(ST_Transform(geom, 32749))) FILTER (WHERE segment_id LIKE "
+            "'w10%'), sum(ST_Length(ST_Transform(geom, 32749))) FILTER (WHERE segment_id "
+            "LIKE 'w1_-%') FROM onemap.road_condition"
+        ).fetchone()
+    assert row["length_km"] == pytest.approx(total / 1000, abs=1e-3)  # results are rounded
+    assert row["rusak_ringan_km"] == pytest.approx(primary / 1000, abs=1e-3)  # smoothness=bad

@@ -98,7 +98,8 @@ def open_survey(
     for p, (known, single, length, parts, wkb, *carried) in zip(parsed, pieces, strict=True):
         why = _refusal(p, known, single, length, parts, rules.tolerance_m, network_id)
         if why:
-            rejects.append(Reject(p["row"], *why))
+            column = cols["link"] if why[0] == "link" else cols["to"]  # as the file names it
+            rejects.append(Reject(p["row"], column, *why[1:]))
             continue
         p["to"] = min(p["to"], length)
         chainage.setdefault(p["link"], (length, []))[1].append((p["from"], p["to"], p["row"]))

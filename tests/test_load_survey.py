@@ -4,6 +4,9 @@ gaps and overlaps reported, and the road_condition indicator computed from surve
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import geopandas as gpd
 import psycopg
 import pytest
@@ -13,6 +16,7 @@ from shapely.geometry import LineString, MultiLineString, box, mapping
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import get_layer
+from onemap.core.settings import child_env
 from onemap.db.connect import owner_conninfo
 from onemap.indicators.compute import Request, compute
 from onemap.load.loader import load_layer
@@ -174,3 +178,24 @@ def test_chainage_and_classes() -> None:
     rules = ROADS.survey
     assert classify(rules, 3.9, None) == "baik" and classify(rules, 12.0, None) == "rusak_berat"
     assert classify(rules, 3.0, 120) == "rusak_ringan" and classify(rules, None, None) is None
+
+
+def test_the_command_line_loads_a_survey(scratch_settings, tmp_path) -> None:
+    """`onemap load road_condition survey.csv --network road_condition`, as a user types it:
+    the summary names the gap; a missing network layer is a message, not a traceback."""
+    load_layer(ROADS, network(tmp_path / "links.gpkg"), settings=scratch_settings)
+    csv = tmp_path / "survei.csv"
+    csv.write_text("no_ruas;sta_awal;sta_akhir;iri\nR01;0+000;0+400;3\nR01;0+500;1+000;9\n")
+    env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"})
+    cmd = [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(csv)]
+    res = subprocess.run(
+        [*cmd, "--network", "road_condition"], capture_output=True, text=True, env=env, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    assert "2 of 2 rows published" in res.stdout
+    assert "chainage R01: gap 0+400–0+500 (100 m)" in res.stderr
+    res = subprocess.run(
+        [*cmd, "--network", "jalan"], capture_output=True, text=True, env=env, check=False
+    )
+    assert res.returncode == 1 and "unknown layer 'jalan'" in res.stderr
+    assert "Traceback" not in res.stderr

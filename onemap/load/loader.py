@@ -30,7 +30,7 @@ from pyproj import CRS
 
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
-from onemap.core.layers import Layer
+from onemap.core.layers import Layer, get_layer
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
@@ -99,6 +99,8 @@ def load_layer(
     rows are rejected.
     """
     path = Path(path)
+    if network is not None:
+        get_layer(network)  # an unknown id is refused before the run is recorded
     opts = _Options(
         Mode(mode),
         layer_name,

@@ -178,3 +178,13 @@ def test_road_indicator_over_an_extract(scratch_settings, tmp_path) -> None:
         ).fetchone()
     assert row["length_km"] == pytest.approx(total / 1000, abs=1e-3)  # results are rounded
     assert row["rusak_ringan_km"] == pytest.approx(primary / 1000, abs=1e-3)  # smoothness=bad
+
+
+def test_an_extract_with_no_roads_is_refused_with_what_it_has(scratch_settings, tmp_path):
+    path = tmp_path / "paths.osm.pbf"
+    with osmium.SimpleWriter(str(path)) as w:
+        w.add_node(Node(id=1, location=NODES[1], version=1))
+        w.add_node(Node(id=2, location=NODES[2], version=1))
+        w.add_way(Way(id=5, nodes=[1, 2], tags={"highway": "footway"}, version=1))
+    with pytest.raises(LoadError, match=r"paths\.osm\.pbf: none of its 1 ways .* footway 1"):
+        load_layer(BBOX_ROADS, path, settings=scratch_settings)

@@ -86,6 +86,12 @@ def open_osm(layer: Layer, path: Path, conn: psycopg.Connection) -> OsmSource:
     highway = table.column("highway").to_pylist()
     keep = np.array([h in rules.highway for h in highway], dtype=bool)
     skipped = Counter(h or "(no highway)" for h, k in zip(highway, keep, strict=True) if not k)
+    if not keep.any():
+        found = ", ".join(f"{k} {v}" for k, v in skipped.most_common(8))
+        raise LoadError(
+            f"{path}: none of its {len(highway)} ways has a highway value layer '{layer.id}' "
+            f"maps (its osm: block lists {', '.join(rules.highway)}; the file has {found})"
+        )
     ways = shapely.from_wkb(np.asarray(wkb.to_pylist(), dtype=object)[keep])
     rows = table.filter(pa.array(keep)).to_pylist()
     if rules.split_at_intersections:

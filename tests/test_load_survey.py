@@ -70,6 +70,7 @@ R01,0+300,0+250,3.0,,,2026-03-03
 R03,0+000,0+050,3.0,,,2026-03-03
 R01,abc,0+100,3.0,,,2026-03-03
 R02,0+100,0+200,,,,2026-03-03
+R02,0+505,0+515,3.0,,,2026-03-03
 """
 # line -> (class, metres): rows 2-8 are good
 GOOD = {
@@ -121,7 +122,7 @@ def test_survey_rows_become_segments_of_their_links(surveyed, scratch_settings) 
         "Jl. Pandanaran", "kota", "kolektor", 9.0, "2026-03-01", "survey:survei_2026.csv"
     )  # fmt: skip
     assert got["R02/0+000-0+500"][2:5] == ("Jl. Pahlawan", "provinsi", "arteri")
-    assert res.rows_read == 13 and res.rows_loaded == 7 and res.rows_rejected == 6
+    assert res.rows_read == 14 and res.rows_loaded == 7 and res.rows_rejected == 7
 
 
 def test_bad_rows_are_refused_with_the_reason(surveyed) -> None:
@@ -133,6 +134,8 @@ def test_bad_rows_are_refused_with_the_reason(surveyed) -> None:
     assert "'R03' is not one continuous line (2 parts)" in why[12]
     assert "STA from 'abc' is not a chainage" in why[13]
     assert "no condition class, and no IRI or SDI" in why[14]
+    assert "STA from 0+505 is at or past the end of link 'R02' (500 m long)" in why[15]
+    assert {r.field for r in res.rejects} == {"no_ruas", "sta_awal", "sta_akhir", "kondisi"}
 
 
 def test_gaps_and_overlaps_are_reported(surveyed) -> None:

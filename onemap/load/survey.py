@@ -98,8 +98,7 @@ def open_survey(
     for p, (known, single, length, parts, wkb, *carried) in zip(parsed, pieces, strict=True):
         why = _refusal(p, known, single, length, parts, rules.tolerance_m, network_id)
         if why:
-            column = cols["link"] if why[0] == "link" else cols["to"]  # as the file names it
-            rejects.append(Reject(p["row"], column, *why[1:]))
+            rejects.append(Reject(p["row"], cols[why[0]], *why[1:]))  # as the file names it
             continue
         p["to"] = min(p["to"], length)
         chainage.setdefault(p["link"], (length, []))[1].append((p["from"], p["to"], p["row"]))
@@ -320,9 +319,16 @@ def _refusal(p, known, single, length, parts, tolerance, network_id) -> tuple | 
                 "along it is undefined"
             ),
         )
+    if p["from"] >= length:
+        return (
+            "from",
+            fmt_sta(p["from"]),
+            f"STA from {fmt_sta(p['from'])} is at or past the end of link '{p['link']}' "
+            f"({length:.0f} m long)",
+        )
     if p["to"] > length + tolerance:
         return (
-            "sta_to",
+            "to",
             fmt_sta(p["to"]),
             (
                 f"STA to {fmt_sta(p['to'])} is past the end of link '{p['link']}' "

@@ -186,7 +186,7 @@ class FileLoad(LayerRun):
         return self.staged
 
     def open_input(self) -> _Input:
-        """A raster (classified into polygons) or a vector file (streamed)."""
+        """A survey or an OSM extract, a raster (classified into polygons), or a vector file."""
         o = self.opts
         if o.network is not None or is_osm(self.path):
             return self.open_road_source()

@@ -17,23 +17,10 @@ from etl.real_data import real_dir
 
 OSM_FILE = "osm_roads/semarang_roads_osm.geojson"
 NOT_ROADS = ("setapak",)  # footways, paths, steps, pedestrian ways: not carriageways
-# OSM highway → (status, function). PP 34/2006 gives the classes (docs/standards.md §2.4); the
-# mapping is ours: motorway/trunk are the national Pantura and toll roads, primary the
-# provincial arterials, secondary city collectors, tertiary city local roads, the rest
-# neighbourhood streets. A primary way narrower than PRIMARY_ARTERI_MIN_WIDTH_M, and any
-# primary_link, is a collector.
-STATUS_FUNCTION = {
-    "motorway": ("nasional", "arteri"),
-    "motorway_link": ("nasional", "arteri"),
-    "trunk": ("nasional", "arteri"),
-    "trunk_link": ("nasional", "arteri"),
-    "primary": ("provinsi", "arteri"),
-    "primary_link": ("provinsi", "kolektor"),
-    "secondary": ("kota", "kolektor"),
-    "secondary_link": ("kota", "kolektor"),
-    "tertiary": ("kota", "lokal"),
-    "tertiary_link": ("kota", "lokal"),
-}
+# OSM highway → (status, function): the layer file's osm: table (layers/road_condition,
+# docs/standards.md §2.4, §2.7), the one `onemap load road_condition city.osm.pbf` applies.
+# A primary way narrower than PRIMARY_ARTERI_MIN_WIDTH_M is a collector (this extract's
+# rule: its widths are tagged), and a highway the table lacks a neighbourhood street.
 OTHER_ROADS = ("kota", "lingkungan")
 PRIMARY_ARTERI_MIN_WIDTH_M = 7.0
 # Width fill for ways without an OSM width tag when no way of that highway has one.
@@ -56,7 +43,8 @@ def read_osm() -> gpd.GeoDataFrame:
     """OSM ways that are roads, with status, function and a width for every way."""
     osm = gpd.read_file(real_dir() / OSM_FILE)
     osm = osm[~osm["road_class"].isin(NOT_ROADS)].reset_index(drop=True)
-    pair = osm["highway"].map(STATUS_FUNCTION)
+    table = layer("road_condition").osm.highway
+    pair = osm["highway"].map({hw: (v["status"], v["function"]) for hw, v in table.items()})
     pair = pair.where(pair.notna(), pd.Series([OTHER_ROADS] * len(osm)))
     osm["status"] = [p[0] for p in pair]
     osm["function"] = [p[1] for p in pair]

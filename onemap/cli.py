@@ -112,6 +112,7 @@ def load(
         Path,
         typer.Argument(
             help="GeoJSON(Seq), Shapefile (.shp/.zip), GeoPackage, CSV, KML/KMZ, FileGDB, "
+            "an OpenStreetMap extract (.osm.pbf) for a layer whose file has an osm: block, "
             "or a raster (GeoTIFF) for a layer whose file has a raster: block"
         ),
     ],
@@ -137,6 +138,13 @@ def load(
     ] = None,
     class_bounds: Annotated[
         str | None, typer.Option(help="raster class bounds instead of the layer's, e.g. 0.5,1.2")
+    ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            help="the file is a survey by link and chainage (CSV: link, STA from, STA to, IRI, "
+            "SDI, condition, date), cut out of this published layer's links"
+        ),
     ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
@@ -165,6 +173,7 @@ def load(
             rejects_file=rejects_file,
             constants=extra_options(lyr, ctx.args),
             class_bounds=bounds,
+            network=network,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)

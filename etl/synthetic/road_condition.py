@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from etl.common import UTM, allowed, layer, require_values
-from etl.osm_roads import STATUS_FUNCTION
 from etl.synthetic.terrain import Terrain, sample
 
 SYNTHETIC_WIDTH_M = {
@@ -73,7 +72,6 @@ def condition_attributes(
     require_values("road_condition", "surface", {s for p in SURFACE_P.values() for s in p})
     require_values("road_condition", "condition", [c for _, c in IRI_BANDS] + [IRI_WORST])
     require_values("road_condition", "function", SURFACE_P)
-    require_values("road_condition", "status", {p[0] for p in STATUS_FUNCTION.values()})
     n = len(roads)
     function = roads["function"].to_numpy()
     surface = np.empty(n, dtype=object)

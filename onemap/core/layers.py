@@ -24,6 +24,7 @@ from pydantic import (
 
 from onemap.core.extensions import LayerBlock, layer_blocks
 from onemap.core.settings import project_root
+from onemap.core.source_rules import OsmRules, SurveyRules, check_source_rules
 from onemap.core.tile_rules import TileRules
 from onemap.core.yamlfile import read_yaml
 
@@ -237,6 +238,9 @@ class Layer(_Strict):
     fields: tuple[LayerField, ...]
     demo_file: str | None = None
     raster: RasterClasses | None = None
+    # OSM extracts and condition surveys by link and chainage (onemap.core.source_rules).
+    osm: OsmRules | None = None
+    survey: SurveyRules | None = None
     # The layer-file blocks features own (e.g. reports' `private:`), by key, each validated
     # by its feature's model (onemap.core.extensions); written at the top level of the file.
     blocks: dict[str, SerializeAsAny[LayerBlock]] = Field(default_factory=dict)
@@ -261,6 +265,8 @@ class Layer(_Strict):
             raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
         if self.raster:
             self._check_raster(names)
+        if self.osm or self.survey:
+            check_source_rules({f.name: f.allowed for f in self.fields}, self.osm, self.survey)
         self.tiles.check({f.name: f.allowed for f in self.fields}, self.style.field)
         return self
 

@@ -23,6 +23,11 @@ DETAIL_LABELS = {
     "encoding": "attribute encoding",
     "raster_cells": "raster cells classified",
     "in_place": "replaced in place (something depends on the table)",
+    "osm_ways_skipped": "OSM ways skipped (highway not a road of the layer)",
+    "osm_pieces_split": "OSM pieces added by splitting ways at shared nodes",
+    "osm_pieces_outside": "OSM pieces outside the region (clipped away)",
+    "survey_gaps": "gaps in a link's surveyed chainage",
+    "survey_overlaps": "overlaps in a link's surveyed chainage",
 }
 
 

@@ -30,13 +30,14 @@ from pyproj import CRS
 
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
-from onemap.core.layers import Layer
+from onemap.core.layers import Layer, get_layer
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
 from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
+from onemap.load.osm import is_osm
 from onemap.load.progress import Progress
 from onemap.load.rejects import RejectsFile, rejects_path
 from onemap.load.runs import FileHash, RejectStore, RunRecord
@@ -85,16 +86,21 @@ def load_layer(
     rejects_file: Path | None = None,
     constants: dict[str, str] | None = None,
     class_bounds: tuple[float, ...] | None = None,
+    network: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
     ``mode``: replace, upsert or append (``onemap.load.modes``). ``constants``: values
     for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
-    bounds instead of the layer file's. Raises ``LoadError`` (the message names the
-    file, the row and the reason) and leaves the published table untouched when the
-    file cannot be read, a check fails or too many rows are rejected.
+    bounds instead of the layer file's. ``network``: the file is a survey by link and
+    chainage, cut out of this published layer's links (``onemap.load.survey``). Raises
+    ``LoadError`` (the message names the file, the row and the reason) and leaves the
+    published table untouched when the file cannot be read, a check fails or too many
+    rows are rejected.
     """
     path = Path(path)
+    if network is not None:
+        get_layer(network)  # an unknown id is refused before the run is recorded
     opts = _Options(
         Mode(mode),
         layer_name,
@@ -106,6 +112,7 @@ def load_layer(
         settings,
         progress or Progress(),
         FileHash(path),
+        network,
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
     run.execute()
@@ -124,6 +131,7 @@ class _Options:
     settings: DbSettings | None
     progress: Progress
     digest: FileHash
+    network: str | None = None
 
 
 @dataclass
@@ -133,6 +141,7 @@ class _Input:
     total: int
     geometry_columns: tuple[str, ...]
     batches: Iterator
+    refused: list[Reject] = field(default_factory=list)  # by the reader (a survey's rows)
 
 
 class FileLoad(LayerRun):
@@ -177,8 +186,10 @@ class FileLoad(LayerRun):
         return self.staged
 
     def open_input(self) -> _Input:
-        """A raster (classified into polygons) or a vector file (streamed)."""
+        """A survey or an OSM extract, a raster (classified into polygons), or a vector file."""
         o = self.opts
+        if o.network is not None or is_osm(self.path):
+            return self.open_road_source()
         if self.path.suffix.lower() in RASTER_SUFFIXES:
             from onemap.load.raster import open_raster, raster_batches  # rasterio: only here
 
@@ -195,6 +206,33 @@ class FileLoad(LayerRun):
             src.geometry_columns,
             iter_batches(src, o.batch_size),
         )
+
+    def open_road_source(self) -> _Input:
+        """A survey by link and chainage (``--network``) or an OpenStreetMap extract."""
+        o, name = self.opts, self.path.name
+        if o.network is not None:
+            from onemap.load.survey import open_survey, survey_batches
+
+            s = open_survey(self.layer, self.path, o.network, self.meta)
+            self.res.details.update(s.details)
+            for warning in s.warnings[:10]:
+                self.notify(f"{name}: chainage {warning}")
+            if len(s.warnings) > 10:
+                self.notify(f"{name}: {len(s.warnings) - 10} more gaps/overlaps (run details)")
+            batches = survey_batches(s, o.batch_size)
+            return _Input(s.crs, s.columns, s.read, (), batches, s.rejects)
+        from onemap.load.osm import open_osm, osm_batches
+
+        osm = open_osm(self.layer, self.path, self.meta)
+        self.res.details.update(osm.details)
+        if osm.skipped:
+            self.res.details["osm_skipped_highway"] = dict(osm.skipped.most_common())
+            listed = ", ".join(f"{k} {v}" for k, v in osm.skipped.most_common(8))
+            self.notify(
+                f"{name}: {sum(osm.skipped.values())} ways skipped, their highway is not a "
+                f"road of layer '{self.layer.id}' ({listed})"
+            )
+        return _Input(osm.crs, osm.columns, osm.feature_count, (), osm_batches(osm, o.batch_size))
 
     def stage_input(self, src: _Input) -> None:
         """Validate batch by batch, COPY the good rows; commit the stage if checks pass."""
@@ -214,6 +252,9 @@ class FileLoad(LayerRun):
             writer = StageWriter(cur, create_stage(cur, layer), copy_columns(layer)[0])
             window: list[pa.Table] = []
             buffered = 0
+            if src.refused:
+                n = len(src.refused)
+                self.account(Checked(pa.table({}), src.refused, [], n, n, 0))
             try:
                 for first_row, attrs, wkb in src.batches:
                     checked = validator.validate(first_row, attrs, wkb)

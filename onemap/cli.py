@@ -138,6 +138,13 @@ def load(
     class_bounds: Annotated[
         str | None, typer.Option(help="raster class bounds instead of the layer's, e.g. 0.5,1.2")
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="where the rows come from (free text or an id of config/sources.yaml) when "
+            "the file has no source column; default: the file's name and SHA-256"
+        ),
+    ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
 
@@ -165,6 +172,7 @@ def load(
             rejects_file=rejects_file,
             constants=extra_options(lyr, ctx.args),
             class_bounds=bounds,
+            source=source,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)

@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import LineString
 
 from onemap.core.layers import Geometry, Layer, load_layers
+from onemap.core.provenance import SYNTHETIC
 from onemap.publish.maps import MAX_PAGE_BYTES, build_site
 from onemap.publish.maps.assets import VENDORED
 from onemap.publish.maps.prepare import SCALE, encode_geometry
@@ -65,7 +66,8 @@ def _fill(layer: Layer, source: pd.DataFrame, rng: np.random.Generator) -> pd.Da
 
 def _frame(layer: Layer, source: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(_fill(layer, source, rng), geometry=source.geometry, crs=4326)
-    frame["source"] = source["source"] if "source" in source else layer.default_source
+    default = SYNTHETIC if layer.synthetic else "kemendagri"
+    frame["source"] = source["source"] if "source" in source else default
     return frame
 
 

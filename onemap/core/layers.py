@@ -229,7 +229,6 @@ class Layer(_Strict):
     geometry: Geometry
     primary_key: str
     label_field: str | None = None
-    default_source: str
     style: Style = Style()
     map: MapHints = MapHints()
     checks: Checks = Checks()

@@ -25,12 +25,14 @@ from pathlib import Path
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from pyproj import CRS
 
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
+from onemap.core.provenance import file_source, source_text
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
@@ -85,16 +87,23 @@ def load_layer(
     rejects_file: Path | None = None,
     constants: dict[str, str] | None = None,
     class_bounds: tuple[float, ...] | None = None,
+    source: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
     ``mode``: replace, upsert or append (``onemap.load.modes``). ``constants``: values
     for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
-    bounds instead of the layer file's. Raises ``LoadError`` (the message names the
+    bounds instead of the layer file's. ``source``: where rows without a ``source``
+    column value come from (free text or a config/sources.yaml id; default: the file's
+    name and SHA-256, ``onemap.core.provenance``). Raises ``LoadError`` (the message names the
     file, the row and the reason) and leaves the published table untouched when the
     file cannot be read, a check fails or too many rows are rejected.
     """
     path = Path(path)
+    try:
+        given = source_text(source) if source is not None else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     opts = _Options(
         Mode(mode),
         layer_name,
@@ -106,6 +115,7 @@ def load_layer(
         settings,
         progress or Progress(),
         FileHash(path),
+        given,
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
     run.execute()
@@ -124,6 +134,7 @@ class _Options:
     settings: DbSettings | None
     progress: Progress
     digest: FileHash
+    source: str | None = None
 
 
 @dataclass
@@ -154,6 +165,16 @@ class FileLoad(LayerRun):
         self.stored_rejects: RejectStore  # likewise
         self.out: RejectsFile | None = None
         self.staged = 0
+        self.sources: dict[str, int] = {}
+        self._default_source: str | None = None
+
+    def default_source(self) -> str:
+        """``--source``, else the file's name and checksum (waits for the digest once)."""
+        if self._default_source is None:
+            self._default_source = self.opts.source or file_source(
+                self.path.name, self.opts.digest.result()
+            )
+        return self._default_source
 
     def begin(self) -> RunStart:
         """The file and the mode."""
@@ -208,6 +229,7 @@ class FileLoad(LayerRun):
             constants=o.constants,
             geometry_columns=src.geometry_columns,
             published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
+            default_source=self.default_source,
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
@@ -235,6 +257,7 @@ class FileLoad(LayerRun):
                 raise
         res.rows_repaired = validator.geometry.counts.repaired
         res.details.update(validator.counts)
+        res.details["sources"] = self.sources
         self.check(self.staged)
         self.conn.commit()  # the stage, not the layer: see onemap.load.stage
 
@@ -245,6 +268,10 @@ class FileLoad(LayerRun):
         res.rows_rejected += checked.rows_rejected
         res.rows_dropped += checked.rows_dropped
         res.keep(checked.rejects)
+        if checked.good.num_rows:
+            counts = pc.value_counts(checked.good.column("source").combine_chunks())
+            for item in counts.to_pylist():
+                self.sources[item["values"]] = self.sources.get(item["values"], 0) + item["counts"]
         problems = sorted(checked.rejects + checked.dropped, key=lambda r: r.row)
         self._store(problems)
         if self.out is not None:

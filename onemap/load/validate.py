@@ -93,8 +93,10 @@ class BatchValidator:
         constants: dict[str, str] | None = None,
         geometry_columns: tuple[str, ...] = (),
         published: Callable[[list], dict] | None = None,
+        default_source: Callable[[], str],
     ):
         self.layer = layer
+        self.default_source = default_source
         self.constants = constants or {}
         self.mapping = map_columns(layer, columns, filename, self.constants)
         self.source_col = next((c for c in columns if c.lower() == "source"), None)
@@ -132,11 +134,15 @@ class BatchValidator:
         return _split(pa.table(out), rows, problems)
 
     def _source(self, attrs: pa.RecordBatch, n: int) -> pa.Array:
-        default = self.layer.default_source
+        """The file's own source column where filled, else the load's default (asked for
+        only when needed: the file's checksum is still being computed)."""
         if not self.source_col:
-            return pa.array([default] * n, pa.large_string())
+            return pa.array([self.default_source()] * n, pa.large_string())
         text = pc.utf8_trim_whitespace(attrs.column(self.source_col).cast(pa.large_string()))
-        return pc.fill_null(pc.if_else(pc.equal(text, ""), None, text), default)
+        text = pc.if_else(pc.equal(text, ""), None, text)
+        if text.null_count == 0:
+            return text
+        return pc.fill_null(text, self.default_source())
 
     def _geometry_text(self, attrs: pa.RecordBatch) -> pa.Array | None:
         """For a CSV: the text the geometry came from (WKT, or 'lon, lat'), for messages."""

@@ -76,9 +76,10 @@ def test_a_real_file_records_its_name_and_checksum(scratch_settings, tmp_path) -
 
     # the maps: no synthetic badge for a layer whose rows are real
     frame = gpd.GeoDataFrame({"source": [expected]}, geometry=[box(0, 0, 1, 1)], crs=4326)
-    assert FLOOD.synthetic and not loaded_layers({FLOOD.id: FLOOD}, {FLOOD.id: frame})[
-        FLOOD.id
-    ].synthetic
+    assert (
+        FLOOD.synthetic
+        and not loaded_layers({FLOOD.id: FLOOD}, {FLOOD.id: frame})[FLOOD.id].synthetic
+    )
 
 
 def test_source_option_and_registered_ids(scratch_settings, tmp_path) -> None:

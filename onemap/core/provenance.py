@@ -47,8 +47,11 @@ def registered_sources() -> dict[str, Source]:
 
 
 def is_synthetic(value: str | None) -> bool:
-    """Whether a row's source says it was generated (``synthetic`` or ``synthetic:…``)."""
-    return value is not None and (value == SYNTHETIC or value.startswith(SYNTHETIC + ":"))
+    """Whether a row's source says anything in it was generated: ``synthetic``,
+    ``synthetic:…``, or a real source with generated attributes (``osm+synthetic``)."""
+    if value is None:
+        return False
+    return any(p == SYNTHETIC or p.startswith(SYNTHETIC + ":") for p in value.split("+"))
 
 
 def source_text(given: str) -> str:
@@ -96,5 +99,8 @@ def as_loaded(layer: Layer, sources: Iterable[str | None]) -> Layer:
     synthetic = any(is_synthetic(v) for v in values)
     if synthetic == layer.synthetic:
         return layer
+    if not synthetic:  # real rows: no field is generated either (the file's flags: the demo)
+        fields = tuple(f.model_copy(update={"synthetic": False}) for f in layer.fields)
+        return layer.model_copy(update={"synthetic": False, "fields": fields})
     note = layer.synthetic_note or "Some rows are labelled synthetic by their source."
-    return layer.model_copy(update={"synthetic": synthetic, "synthetic_note": note})
+    return layer.model_copy(update={"synthetic": True, "synthetic_note": note})

@@ -145,6 +145,13 @@ def load(
             "the file has no source column; default: the file's name and SHA-256"
         ),
     ] = None,
+    bands: Annotated[
+        str | None,
+        typer.Option(
+            help="a raster's band set, as its layer file names them (flood_zones: depth "
+            "in metres, the default, or index for a 0–1 hazard index)"
+        ),
+    ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
 
@@ -173,6 +180,7 @@ def load(
             constants=extra_options(lyr, ctx.args),
             class_bounds=bounds,
             source=source,
+            bands=bands,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)

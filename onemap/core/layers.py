@@ -57,6 +57,35 @@ class AllowedValue(_Strict):
     description: str | None = None
 
 
+# What a field can be derived from (``derive:``): the code of the boundary holding the
+# geometry (its point on surface), or a measure in the city's metric CRS (config/city.yaml).
+BOUNDARY_RULES = {"kecamatan_code": "admin_kecamatan", "kelurahan_code": "admin_kelurahan"}
+MEASURE_RULES = {
+    "area_m2": ("polygon", 1.0),
+    "area_ha": ("polygon", 1e-4),
+    "area_km2": ("polygon", 1e-6),
+    "length_m": ("line", 1.0),
+    "length_km": ("line", 1e-3),
+}
+DeriveRule = Literal[
+    "kecamatan_code", "kelurahan_code", "area_m2", "area_ha", "area_km2", "length_m", "length_km"
+]
+
+
+class Derive(_Strict):
+    """How a field follows from the geometry: filled when the file lacks it, checked when
+    it has it (a mismatch is a reject with the reason). ``tolerance``: for measures, the
+    relative difference accepted (agencies round, and measure in other projections)."""
+
+    rule: DeriveRule
+    tolerance: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        return {"rule": data} if isinstance(data, str) else data
+
+
 class LayerField(_Strict):
     """One attribute column of a layer."""
 
@@ -74,6 +103,7 @@ class LayerField(_Strict):
     source_names: tuple[str, ...] = ()
     synthetic: bool = False
     index: bool = False
+    derive: Derive | None = None
 
     @field_validator("name")
     @classmethod
@@ -157,6 +187,21 @@ class HistoryPolicy(_Strict):
         return self
 
 
+class RasterBands(_Strict):
+    """Another set of class bounds for the same classes (``onemap load … --bands NAME``):
+    e.g. a hazard index 0–1 beside the depth in metres. Values outside ``valid_range``
+    refuse the file; ``min_field``/``max_field`` get the class's value range only when
+    the band set names them (a depth range is not an index range)."""
+
+    bins: tuple[float, ...] = Field(min_length=1)
+    unit: str | None = None
+    description: str | None = None
+    valid_range: tuple[float, float] | None = None
+    ignore_at_or_below: float | None = None
+    min_field: str | None = None
+    max_field: str | None = None
+
+
 class RasterClasses(_Strict):
     """How a raster (e.g. a modelled flood depth) becomes polygons of the layer.
 
@@ -178,6 +223,10 @@ class RasterClasses(_Strict):
     max_field: str | None = None
     key: str
     attributes: dict[str, str] = Field(default_factory=dict)
+    # The bands above are ``default_bands``; ``bands`` names the others.
+    default_bands: str = Field(default="default", pattern=_IDENT)
+    valid_range: tuple[float, float] | None = None
+    bands: dict[str, RasterBands] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _bins(self) -> RasterClasses:
@@ -193,6 +242,27 @@ class RasterClasses(_Strict):
     def with_bins(self, bins: tuple[float, ...]) -> RasterClasses:
         """The same rules with other class bounds (validated again)."""
         return RasterClasses.model_validate({**self.model_dump(), "bins": bins})
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        """The band sets a file may use: the default one first."""
+        return (self.default_bands, *self.bands)
+
+    def with_bands(self, name: str) -> RasterClasses:
+        """The rules for band set ``name`` (KeyError naming the known ones)."""
+        if name == self.default_bands:
+            return self
+        if name not in self.bands:
+            raise KeyError(f"no band set '{name}'; this layer has {', '.join(self.band_names)}")
+        b = self.bands[name]
+        return RasterClasses.model_validate(
+            {
+                **self.model_dump(),
+                **b.model_dump(exclude={"description"}),
+                "default_bands": name,  # what the rules now are, for messages
+                "bands": {},
+            }
+        )
 
 
 class Coverage(_Strict):
@@ -260,6 +330,9 @@ class Layer(_Strict):
             raise ValueError("a synthetic layer needs a synthetic_note saying what is generated")
         if self.raster:
             self._check_raster(names)
+        for f in self.fields:
+            if f.derive:
+                self._check_derive(f)
         self.tiles.check({f.name: f.allowed for f in self.fields}, self.style.field)
         return self
 
@@ -295,6 +368,16 @@ class Layer(_Strict):
             block.check(self)
         return self
 
+    def _check_derive(self, f: LayerField) -> None:
+        rule = f.derive.rule
+        if rule in BOUNDARY_RULES:
+            if f.type != "text" or BOUNDARY_RULES[rule] == self.id:
+                raise ValueError(f"{f.name}: derive {rule} needs a text field of another layer")
+            return
+        family = MEASURE_RULES[rule][0]
+        if f.type not in ("integer", "real") or self.geometry_family != family:
+            raise ValueError(f"{f.name}: derive {rule} needs a number field on a {family} layer")
+
     def _check_raster(self, names: list[str]) -> None:
         r = self.raster
         refs = [r.field, r.min_field, r.max_field, *r.attributes]
@@ -307,6 +390,11 @@ class Layer(_Strict):
                 f"raster: classes {sorted(unknown)} are not values of '{r.field}' "
                 f"({', '.join(self.field(r.field).allowed)})"
             )
+        for name, b in r.bands.items():
+            for ref in (b.min_field, b.max_field):
+                if ref is not None and ref not in names:
+                    raise ValueError(f"raster.bands.{name}: '{ref}' is not a declared field")
+            r.with_bands(name)  # the same number of classes, ascending bounds
         placeholders = set(re.findall(r"{(\w+)}", r.key))
         settable = {r.field, *r.attributes}
         if not placeholders <= settable:

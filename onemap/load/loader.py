@@ -36,6 +36,7 @@ from onemap.core.provenance import file_source, source_text
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
+from onemap.load.derive import read_boundaries
 from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
@@ -88,6 +89,7 @@ def load_layer(
     constants: dict[str, str] | None = None,
     class_bounds: tuple[float, ...] | None = None,
     source: str | None = None,
+    bands: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
@@ -95,9 +97,10 @@ def load_layer(
     for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
     bounds instead of the layer file's. ``source``: where rows without a ``source``
     column value come from (free text or a config/sources.yaml id; default: the file's
-    name and SHA-256, ``onemap.core.provenance``). Raises ``LoadError`` (the message names the
-    file, the row and the reason) and leaves the published table untouched when the
-    file cannot be read, a check fails or too many rows are rejected.
+    name and SHA-256, ``onemap.core.provenance``). ``bands``: a raster's band set
+    (``--bands index``; the layer file's ``raster.bands``). Raises ``LoadError`` (the
+    message names the file, the row and the reason) and leaves the published table
+    untouched when the file cannot be read, a check fails or too many rows are rejected.
     """
     path = Path(path)
     try:
@@ -116,6 +119,7 @@ def load_layer(
         progress or Progress(),
         FileHash(path),
         given,
+        bands,
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
     run.execute()
@@ -135,6 +139,7 @@ class _Options:
     progress: Progress
     digest: FileHash
     source: str | None = None
+    bands: str | None = None
 
 
 @dataclass
@@ -203,9 +208,13 @@ class FileLoad(LayerRun):
         if self.path.suffix.lower() in RASTER_SUFFIXES:
             from onemap.load.raster import open_raster, raster_batches  # rasterio: only here
 
-            r = open_raster(self.layer, self.path, o.constants, o.source_crs, o.class_bounds)
+            r = open_raster(
+                self.layer, self.path, o.constants, o.source_crs, o.class_bounds, o.bands
+            )
             self.res.details["raster_cells"] = r.cells
             return _Input(r.crs, r.columns, 1, (), raster_batches(r))
+        if o.bands:
+            raise UserError(f"--bands {o.bands}: {self.path.name} is not a raster")
         src = open_source(self.path, layer=o.layer_name, source_crs=o.source_crs)
         if src.encoding:
             self.res.details["encoding"] = src.encoding
@@ -230,6 +239,7 @@ class FileLoad(LayerRun):
             geometry_columns=src.geometry_columns,
             published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
             default_source=self.default_source,
+            boundaries=lambda lid: read_boundaries(self.meta, lid, layer.geometry.srid),
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:

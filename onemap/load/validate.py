@@ -20,6 +20,7 @@ from pyproj import CRS
 from onemap.core.city import City
 from onemap.core.layers import Layer
 from onemap.load.attributes import ARROW_TYPES, Problem, convert, map_columns
+from onemap.load.derive import Boundaries, Deriver
 from onemap.load.encode import copy_binary, multi_headers
 from onemap.load.geometry import FAMILY_TYPES, GeometryChecker
 from onemap.load.hilbert import KEY
@@ -94,6 +95,7 @@ class BatchValidator:
         geometry_columns: tuple[str, ...] = (),
         published: Callable[[list], dict] | None = None,
         default_source: Callable[[], str],
+        boundaries: Callable[[str], Boundaries | None] = lambda _layer: None,
     ):
         self.layer = layer
         self.default_source = default_source
@@ -102,12 +104,14 @@ class BatchValidator:
         self.source_col = next((c for c in columns if c.lower() == "source"), None)
         self.geometry_columns = [c for c in geometry_columns if c in columns]
         self.geometry = GeometryChecker(layer, src_crs, city)
+        self.derived = Deriver(layer, city, boundaries)
         self.published = published
 
     @property
     def counts(self) -> dict[str, int]:
-        """Geometry counts so far (repaired, z_dropped, promoted_to_multi, …)."""
-        return self.geometry.counts.as_dict()
+        """Geometry counts so far (repaired, z_dropped, promoted_to_multi, …), and the
+        rows whose derived fields were filled."""
+        return self.geometry.counts.as_dict() | self.derived.details
 
     def validate(self, first_row: int, attrs: pa.RecordBatch, wkb: pa.Array) -> Checked:
         """Check one batch; ``first_row`` is the number the user sees for its first row."""
@@ -121,13 +125,19 @@ class BatchValidator:
                 raw = pc.fill_null(raw.cast(pa.large_string()), self.constants[f.name])
             value = convert(f, raw, problems)
             out[f.name] = value.cast(ARROW_TYPES[f.type])
-            if f.required or f.name == self.layer.primary_key:
+            if (f.required or f.name == self.layer.primary_key) and not f.derive:
                 empty = pc.is_null(value).to_numpy(zero_copy_only=False)
                 empty &= pc.is_null(_as_nullable_text(raw)).to_numpy(zero_copy_only=False)
                 problems.append(Problem(empty, f.name, None, f"required field '{f.name}' is empty"))
         self._check_published(out[self.layer.primary_key], problems)
         out["source"] = self._source(attrs, n)
         out["geom"], promote, keys = self.geometry.check(wkb, self._geometry_text(attrs), problems)
+        self.derived.apply(out, out["geom"], problems)
+        for f in self.derived.fields:
+            if f.required:
+                empty = pc.is_null(out[f.name]).to_numpy(zero_copy_only=False)
+                why = f"required field '{f.name}' is empty and not derivable from the geometry"
+                problems.append(Problem(empty, f.name, None, why))
         out["_multi"] = pa.array(promote)
         out[KEY] = pa.array(keys)
         out["_row"] = pa.array(rows, pa.int32())

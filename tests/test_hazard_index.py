@@ -103,12 +103,17 @@ def test_band_set_refusals(scratch_settings, tmp_path) -> None:
         load_layer(FLOOD, vector, settings=scratch_settings, bands="index")
 
 
-def test_cli_bands_option(scratch_settings, tmp_path) -> None:
+def test_cli_bands_and_source_options(scratch_settings, tmp_path) -> None:
     env = child_env(**{"ONEMAP_DB_NAME": scratch_settings.name, "COLUMNS": "200"})
     path = index_tif(tmp_path / "inarisk.tif")
     cmd = [sys.executable, "-m", "onemap.cli", "load", "flood_zones", str(path)]
     done = subprocess.run(
-        [*cmd, "--bands", "index", "--flood-type", "rob"], env=env, capture_output=True, text=True
+        [*cmd, "--bands", "index", "--flood-type", "rob", "--source", "InaRISK unduhan 2025"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert set(zones(scratch_settings)) == {"rob-rendah", "rob-sedang", "rob-tinggi"}
+    got = zones(scratch_settings)
+    assert set(got) == {"rob-rendah", "rob-sedang", "rob-tinggi"}
+    assert {v[3] for v in got.values()} == {"InaRISK unduhan 2025"}

@@ -117,3 +117,4 @@ def test_cli_bands_and_source_options(scratch_settings, tmp_path) -> None:
     got = zones(scratch_settings)
     assert set(got) == {"rob-rendah", "rob-sedang", "rob-tinggi"}
     assert {v[3] for v in got.values()} == {"InaRISK unduhan 2025"}
+    assert "source: InaRISK unduhan 2025 (3)" in done.stdout

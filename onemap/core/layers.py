@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from onemap.core.derive_rules import BOUNDARY_RULES, MEASURE_RULES, Derive
 from onemap.core.extensions import LayerBlock, layer_blocks
 from onemap.core.settings import project_root
 from onemap.core.tile_rules import TileRules
@@ -55,35 +56,6 @@ class AllowedValue(_Strict):
     color: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
     synonyms: tuple[str, ...] = ()
     description: str | None = None
-
-
-# What a field can be derived from (``derive:``): the code of the boundary holding the
-# geometry (its point on surface), or a measure in the city's metric CRS (config/city.yaml).
-BOUNDARY_RULES = {"kecamatan_code": "admin_kecamatan", "kelurahan_code": "admin_kelurahan"}
-MEASURE_RULES = {
-    "area_m2": ("polygon", 1.0),
-    "area_ha": ("polygon", 1e-4),
-    "area_km2": ("polygon", 1e-6),
-    "length_m": ("line", 1.0),
-    "length_km": ("line", 1e-3),
-}
-DeriveRule = Literal[
-    "kecamatan_code", "kelurahan_code", "area_m2", "area_ha", "area_km2", "length_m", "length_km"
-]
-
-
-class Derive(_Strict):
-    """How a field follows from the geometry: filled when the file lacks it, checked when
-    it has it (a mismatch is a reject with the reason). ``tolerance``: for measures, the
-    relative difference accepted (agencies round, and measure in other projections)."""
-
-    rule: DeriveRule
-    tolerance: float = Field(default=0.05, ge=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short_form(cls, data: Any) -> Any:
-        return {"rule": data} if isinstance(data, str) else data
 
 
 class LayerField(_Strict):

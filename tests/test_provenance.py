@@ -135,3 +135,16 @@ def test_synthetic_values() -> None:
     assert is_synthetic("synthetic") and is_synthetic("synthetic:seed-7")
     assert not is_synthetic("file:synthetic.geojson sha256:00") and not is_synthetic(None)
     assert split_sources([("osm", 2), ("synthetic", 3)]) == ({"osm": 2}, {"synthetic": 3})
+
+
+def test_an_upsert_of_the_same_rows_keeps_their_source(scratch_settings, tmp_path) -> None:
+    """Rows delivered again unchanged from another file keep the file that published them."""
+    first = hazard_file(tmp_path / "a.geojson")
+    load_layer(FLOOD, first, settings=scratch_settings, constants={"flood_type": "hujan"})
+    again = hazard_file(tmp_path / "b.geojson")
+    res = load_layer(
+        FLOOD, again, settings=scratch_settings, mode="upsert", constants={"flood_type": "hujan"}
+    )
+    assert res.details["unchanged"] == 3 and res.rows_loaded == 0
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    assert sources(scratch_settings) == {file_source("a.geojson", digest): 3}

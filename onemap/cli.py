@@ -146,6 +146,20 @@ def load(
             "SDI, condition, date), cut out of this published layer's links"
         ),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="where the rows come from (free text or an id of config/sources.yaml) when "
+            "the file has no source column; default: the file's name and SHA-256"
+        ),
+    ] = None,
+    bands: Annotated[
+        str | None,
+        typer.Option(
+            help="a raster's band set, as its layer file names them (flood_zones: depth "
+            "in metres, the default, or index for a 0–1 hazard index)"
+        ),
+    ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
 
@@ -174,6 +188,8 @@ def load(
             constants=extra_options(lyr, ctx.args),
             class_bounds=bounds,
             network=network,
+            source=source,
+            bands=bands,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)

@@ -23,6 +23,7 @@ from etl.demo_dataset import generate
 from etl.osm_roads import osm_cells
 from etl.synthetic.seeds import DEFAULT_SEED
 from onemap.core.layers import load_layers
+from onemap.core.provenance import SYNTHETIC
 from tests.settings import SUITE
 
 LAYERS = load_layers()
@@ -66,7 +67,8 @@ def test_rows_obey_the_layer_file(frames, layer_id):
     lyr, gdf = LAYERS[layer_id], frames[layer_id]
     known = {n for f in lyr.fields for n in (f.name, *f.source_names)} | {"source", "geometry"}
     assert set(gdf.columns) <= known, f"unknown columns {set(gdf.columns) - known}"
-    assert set(gdf["source"]) <= {lyr.default_source, "osm", "kemendagri", "synthetic"}
+    # every row names its origin: a real recipe's source, or what the generator wrote
+    assert set(gdf["source"]) <= {"osm+synthetic", "kemendagri", SYNTHETIC}
     assert lyr.checks.min_rows <= len(gdf) <= (lyr.checks.max_rows or len(gdf))
     for field in lyr.fields:
         col = _column_for(lyr, field, gdf)
@@ -120,7 +122,7 @@ def test_geometries_are_valid_and_in_the_city(frames, layer_id):
         & (b[:, 2] <= BBOX[2] + tol)
         & (b[:, 3] <= BBOX[3] + tol)
     )
-    assert (inside | (src == "osm")).all(), "synthetic or admin geometry outside the city bbox"
+    assert (inside | (src == "osm+synthetic")).all(), "generated or admin geometry outside the bbox"
 
 
 def test_rob_reaches_the_coast_and_not_the_hills(frames):
@@ -161,7 +163,8 @@ def test_road_condition_agrees_with_iri(frames):
 
 def test_road_network(frames):
     r = frames["road_condition"]
-    osm, syn = r[r["source"] == "osm"], r[r["source"] == "synthetic"]
+    # OSM ways with generated condition, and the generated network
+    osm, syn = r[r["source"] == "osm+synthetic"], r[r["source"] == SYNTHETIC]
     assert osm["segment_id"].str.fullmatch(r"osm-smg-\d{5}").all()
     assert syn["segment_id"].str.fullmatch(r"syn-\d{6}").all()
     assert 7000 < len(osm) < 7390  # the 7,390 ways less the footways, paths and steps

@@ -15,6 +15,7 @@ import pandas as pd
 
 from etl.common import UTM, allowed, layer, require_values
 from etl.synthetic.terrain import Terrain, sample
+from onemap.core.provenance import SYNTHETIC, is_synthetic
 
 SYNTHETIC_WIDTH_M = {
     "arteri": (9.0, 14.0),
@@ -92,6 +93,10 @@ def condition_attributes(
     roads["iri"] = iri
     roads["condition"] = condition_from_iri(iri)
     roads["survey_date"] = [d.isoformat() for d in dates]
+    # OSM ways carry generated condition: their rows say both (onemap.core.provenance)
+    roads["source"] = [
+        s if is_synthetic(s) else f"{s}+{SYNTHETIC}" for s in roads["source"].to_numpy()
+    ]
     order = [f.name for f in layer("road_condition").fields] + ["source", "geometry"]
     assert set(roads["condition"]) <= set(allowed("road_condition", "condition"))
     return roads[order]

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from onemap.core.derive_rules import BOUNDARY_RULES, MEASURE_RULES, Derive
 from onemap.core.extensions import LayerBlock, layer_blocks
 from onemap.core.settings import project_root
 from onemap.core.source_rules import OsmRules, SurveyRules, check_source_rules
@@ -75,6 +76,7 @@ class LayerField(_Strict):
     source_names: tuple[str, ...] = ()
     synthetic: bool = False
     index: bool = False
+    derive: Derive | None = None
 
     @field_validator("name")
     @classmethod
@@ -158,6 +160,21 @@ class HistoryPolicy(_Strict):
         return self
 
 
+class RasterBands(_Strict):
+    """Another set of class bounds for the same classes (``onemap load … --bands NAME``):
+    e.g. a hazard index 0–1 beside the depth in metres. Values outside ``valid_range``
+    refuse the file; ``min_field``/``max_field`` get the class's value range only when
+    the band set names them (a depth range is not an index range)."""
+
+    bins: tuple[float, ...] = Field(min_length=1)
+    unit: str | None = None
+    description: str | None = None
+    valid_range: tuple[float, float] | None = None
+    ignore_at_or_below: float | None = None
+    min_field: str | None = None
+    max_field: str | None = None
+
+
 class RasterClasses(_Strict):
     """How a raster (e.g. a modelled flood depth) becomes polygons of the layer.
 
@@ -179,6 +196,10 @@ class RasterClasses(_Strict):
     max_field: str | None = None
     key: str
     attributes: dict[str, str] = Field(default_factory=dict)
+    # The bands above are ``default_bands``; ``bands`` names the others.
+    default_bands: str = Field(default="default", pattern=_IDENT)
+    valid_range: tuple[float, float] | None = None
+    bands: dict[str, RasterBands] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _bins(self) -> RasterClasses:
@@ -194,6 +215,27 @@ class RasterClasses(_Strict):
     def with_bins(self, bins: tuple[float, ...]) -> RasterClasses:
         """The same rules with other class bounds (validated again)."""
         return RasterClasses.model_validate({**self.model_dump(), "bins": bins})
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        """The band sets a file may use: the default one first."""
+        return (self.default_bands, *self.bands)
+
+    def with_bands(self, name: str) -> RasterClasses:
+        """The rules for band set ``name`` (KeyError naming the known ones)."""
+        if name == self.default_bands:
+            return self
+        if name not in self.bands:
+            raise KeyError(f"no band set '{name}'; this layer has {', '.join(self.band_names)}")
+        b = self.bands[name]
+        return RasterClasses.model_validate(
+            {
+                **self.model_dump(),
+                **b.model_dump(exclude={"description"}),
+                "default_bands": name,  # what the rules now are, for messages
+                "bands": {},
+            }
+        )
 
 
 class Coverage(_Strict):
@@ -230,7 +272,6 @@ class Layer(_Strict):
     geometry: Geometry
     primary_key: str
     label_field: str | None = None
-    default_source: str
     style: Style = Style()
     map: MapHints = MapHints()
     checks: Checks = Checks()
@@ -267,6 +308,9 @@ class Layer(_Strict):
             self._check_raster(names)
         if self.osm or self.survey:
             check_source_rules({f.name: f.allowed for f in self.fields}, self.osm, self.survey)
+        for f in self.fields:
+            if f.derive:
+                self._check_derive(f)
         self.tiles.check({f.name: f.allowed for f in self.fields}, self.style.field)
         return self
 
@@ -302,6 +346,16 @@ class Layer(_Strict):
             block.check(self)
         return self
 
+    def _check_derive(self, f: LayerField) -> None:
+        rule = f.derive.rule
+        if rule in BOUNDARY_RULES:
+            if f.type != "text" or BOUNDARY_RULES[rule] == self.id:
+                raise ValueError(f"{f.name}: derive {rule} needs a text field of another layer")
+            return
+        family = MEASURE_RULES[rule][0]
+        if f.type not in ("integer", "real") or self.geometry_family != family:
+            raise ValueError(f"{f.name}: derive {rule} needs a number field on a {family} layer")
+
     def _check_raster(self, names: list[str]) -> None:
         r = self.raster
         refs = [r.field, r.min_field, r.max_field, *r.attributes]
@@ -314,6 +368,11 @@ class Layer(_Strict):
                 f"raster: classes {sorted(unknown)} are not values of '{r.field}' "
                 f"({', '.join(self.field(r.field).allowed)})"
             )
+        for name, b in r.bands.items():
+            for ref in (b.min_field, b.max_field):
+                if ref is not None and ref not in names:
+                    raise ValueError(f"raster.bands.{name}: '{ref}' is not a declared field")
+            r.with_bands(name)  # the same number of classes, ascending bounds
         placeholders = set(re.findall(r"{(\w+)}", r.key))
         settable = {r.field, *r.attributes}
         if not placeholders <= settable:

@@ -74,6 +74,7 @@ def map_columns(
         for f in layer.fields
         if (f.required or f.name == layer.primary_key)
         and f.name not in mapping
+        and f.derive is None
         and f.name not in constants
     ]
     if missing:

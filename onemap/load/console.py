@@ -65,11 +65,21 @@ def load_summary(console: Console, res, path) -> None:
         f"{res.rows_dropped} dropped, {res.rows_repaired} geometries repaired)",
         highlight=False,
     )
+    sources = res.details.get("sources") or {}
+    if sources:  # where the rows say they came from (onemap.core.provenance)
+        listed = "; ".join(f"{s} ({n})" for s, n in sorted(sources.items()))
+        console.print(f"source: {listed}", highlight=False)
     notes = {k: v for k, v in res.details.items() if k in DETAIL_LABELS and v}
-    if notes:
+    derived = res.details.get("derived") or {}
+    not_derived = res.details.get("not_derived") or {}
+    if notes or derived or not_derived:
         table = Table("what", "count", title="changes made on the way", title_justify="left")
         for key, value in notes.items():
             table.add_row(DETAIL_LABELS[key], str(value))
+        for name, n in derived.items():
+            table.add_row(f"{name} filled from the geometry", str(n))
+        for name, why in not_derived.items():
+            table.add_row(f"{name} not derived: {why}", "–")
         console.print(table)
     rejects_summary(console, res.rejects)
     if res.rejects_file is not None:

@@ -25,15 +25,18 @@ from pathlib import Path
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 from pyproj import CRS
 
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer, get_layer
+from onemap.core.provenance import file_source, source_text
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
+from onemap.load.derive import read_boundaries
 from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
@@ -87,20 +90,29 @@ def load_layer(
     constants: dict[str, str] | None = None,
     class_bounds: tuple[float, ...] | None = None,
     network: str | None = None,
+    source: str | None = None,
+    bands: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
     ``mode``: replace, upsert or append (``onemap.load.modes``). ``constants``: values
     for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
     bounds instead of the layer file's. ``network``: the file is a survey by link and
-    chainage, cut out of this published layer's links (``onemap.load.survey``). Raises
-    ``LoadError`` (the message names the file, the row and the reason) and leaves the
-    published table untouched when the file cannot be read, a check fails or too many
-    rows are rejected.
+    chainage, cut out of this published layer's links (``onemap.load.survey``).
+    ``source``: where rows without a ``source`` column value come from (free text or a
+    config/sources.yaml id; default: the file's name and SHA-256,
+    ``onemap.core.provenance``). ``bands``: a raster's band set (``--bands index``; the
+    layer file's ``raster.bands``). Raises ``LoadError`` (the message names the file, the
+    row and the reason) and leaves the published table untouched when the file cannot be
+    read, a check fails or too many rows are rejected.
     """
     path = Path(path)
     if network is not None:
         get_layer(network)  # an unknown id is refused before the run is recorded
+    try:
+        given = source_text(source) if source is not None else None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     opts = _Options(
         Mode(mode),
         layer_name,
@@ -113,6 +125,8 @@ def load_layer(
         progress or Progress(),
         FileHash(path),
         network,
+        given,
+        bands,
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
     run.execute()
@@ -132,6 +146,8 @@ class _Options:
     progress: Progress
     digest: FileHash
     network: str | None = None
+    source: str | None = None
+    bands: str | None = None
 
 
 @dataclass
@@ -163,6 +179,16 @@ class FileLoad(LayerRun):
         self.stored_rejects: RejectStore  # likewise
         self.out: RejectsFile | None = None
         self.staged = 0
+        self.sources: dict[str, int] = {}
+        self._default_source: str | None = None
+
+    def default_source(self) -> str:
+        """``--source``, else the file's name and checksum (waits for the digest once)."""
+        if self._default_source is None:
+            self._default_source = self.opts.source or file_source(
+                self.path.name, self.opts.digest.result()
+            )
+        return self._default_source
 
     def begin(self) -> RunStart:
         """The file and the mode."""
@@ -193,9 +219,13 @@ class FileLoad(LayerRun):
         if self.path.suffix.lower() in RASTER_SUFFIXES:
             from onemap.load.raster import open_raster, raster_batches  # rasterio: only here
 
-            r = open_raster(self.layer, self.path, o.constants, o.source_crs, o.class_bounds)
+            r = open_raster(
+                self.layer, self.path, o.constants, o.source_crs, o.class_bounds, o.bands
+            )
             self.res.details["raster_cells"] = r.cells
             return _Input(r.crs, r.columns, 1, (), raster_batches(r))
+        if o.bands:
+            raise UserError(f"--bands {o.bands}: {self.path.name} is not a raster")
         src = open_source(self.path, layer=o.layer_name, source_crs=o.source_crs)
         if src.encoding:
             self.res.details["encoding"] = src.encoding
@@ -246,6 +276,8 @@ class FileLoad(LayerRun):
             constants=o.constants,
             geometry_columns=src.geometry_columns,
             published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
+            default_source=self.default_source,
+            boundaries=lambda lid: read_boundaries(self.meta, lid, layer.geometry.srid),
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
@@ -276,6 +308,7 @@ class FileLoad(LayerRun):
                 raise
         res.rows_repaired = validator.geometry.counts.repaired
         res.details.update(validator.counts)
+        res.details["sources"] = self.sources
         self.check(self.staged)
         self.conn.commit()  # the stage, not the layer: see onemap.load.stage
 
@@ -286,6 +319,10 @@ class FileLoad(LayerRun):
         res.rows_rejected += checked.rows_rejected
         res.rows_dropped += checked.rows_dropped
         res.keep(checked.rejects)
+        if checked.good.num_rows:
+            counts = pc.value_counts(checked.good.column("source").combine_chunks())
+            for item in counts.to_pylist():
+                self.sources[item["values"]] = self.sources.get(item["values"], 0) + item["counts"]
         problems = sorted(checked.rejects + checked.dropped, key=lambda r: r.row)
         self._store(problems)
         if self.out is not None:

@@ -225,7 +225,9 @@ def upsert(cur: psycopg.Cursor, layer: Layer, run_id: int, staged: int) -> Publi
     """Supersede changed rows, insert new and changed ones, leave identical rows alone."""
     live, stage = live_name(layer), stage_name(layer)
     key = sql.Identifier(layer.primary_key)
-    content = [c for c in columns(layer) if c not in ("load_id", layer.primary_key)]
+    # a row delivered again unchanged keeps its run and its source (the file that first
+    # published it): every file's rows name that file by default (onemap.core.provenance)
+    content = [c for c in columns(layer) if c not in ("load_id", "source", layer.primary_key)]
     differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(sql.Identifier("t", c) for c in content),
         sql.SQL(", ").join(sql.Identifier("s", c) for c in content),

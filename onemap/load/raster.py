@@ -27,7 +27,7 @@ from rasterio.features import shapes
 from rasterio.windows import Window
 
 from onemap.core.city import get_city
-from onemap.core.errors import LoadError
+from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer, RasterClasses
 
 NO_CLASS = 255
@@ -54,15 +54,23 @@ def open_raster(
     constants: dict[str, str],
     source_crs: str | None = None,
     bins: tuple[float, ...] | None = None,
+    bands: str | None = None,
 ) -> RasterSource:
-    """Classify, polygonise, dissolve and simplify a raster into the layer's rows."""
+    """Classify, polygonise, dissolve and simplify a raster into the layer's rows.
+
+    ``bands``: which of the layer's band sets the values are in (``--bands index``);
+    ``bins``: other class bounds for it (``--class-bounds``)."""
     path = Path(path)
     if layer.raster is None:
         raise LoadError(
             f"{path}: is a raster, and layer '{layer.id}' takes vector data only "
             "(its layer file has no raster: block)"
         )
-    rules = layer.raster.with_bins(bins) if bins else layer.raster
+    try:
+        rules = layer.raster.with_bands(bands) if bands else layer.raster
+    except KeyError as exc:
+        raise UserError(f"--bands {bands}: {exc.args[0]}") from None
+    rules = rules.with_bins(bins) if bins else rules
     if not path.exists():
         raise LoadError(f"{path}: no such file")
     try:
@@ -128,10 +136,15 @@ def _classify(path: Path, ds, rules: RasterClasses) -> tuple[np.ndarray, np.ndar
     lo = np.full(k, np.inf)
     hi = np.full(k, -np.inf)
     bins = np.asarray(rules.bins, dtype="float64")
+    seen = [np.inf, -np.inf]  # the range of every value that is not nodata
     try:
         for _, window in ds.block_windows(1):
             values = ds.read(1, window=window, masked=True).astype("float64")
             cls, valid = _classes_of(values, bins, rules)
+            data = values.compressed()
+            data = data[np.isfinite(data)]
+            if data.size:
+                seen = [min(seen[0], data.min()), max(seen[1], data.max())]
             if not valid.any():
                 continue
             _store(out, window, np.where(valid, cls, NO_CLASS).astype(np.uint8))
@@ -141,7 +154,23 @@ def _classify(path: Path, ds, rules: RasterClasses) -> tuple[np.ndarray, np.ndar
                 hi[i] = max(hi[i], v[c == i].max())
     except RasterioIOError as exc:
         raise LoadError(f"{path}: reading the raster failed ({_first_line(exc)})") from exc
+    _check_range(path, rules, seen)
     return out, lo, hi
+
+
+def _check_range(path: Path, rules: RasterClasses, seen: list[float]) -> None:
+    """Values outside the band set's range mean the file is in other units (a depth
+    raster loaded as an index): refused, naming the other band sets."""
+    if rules.valid_range is None or not np.isfinite(seen[0]):
+        return
+    low, high = rules.valid_range
+    if seen[0] < low or seen[1] > high:
+        unit = f" ({rules.unit})" if rules.unit else ""
+        raise LoadError(
+            f"{path}: values run from {seen[0]:g} to {seen[1]:g}, outside {low:g}–{high:g}, "
+            f"the range of the '{rules.default_bands}' band set{unit}; is it another kind "
+            "of raster? Choose the band set with --bands"
+        )
 
 
 def _classes_of(values: np.ma.MaskedArray, bins: np.ndarray, rules: RasterClasses):

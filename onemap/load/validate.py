@@ -20,6 +20,7 @@ from pyproj import CRS
 from onemap.core.city import City
 from onemap.core.layers import Layer
 from onemap.load.attributes import ARROW_TYPES, Problem, convert, map_columns
+from onemap.load.derive import Boundaries, Deriver
 from onemap.load.encode import copy_binary, multi_headers
 from onemap.load.geometry import FAMILY_TYPES, GeometryChecker
 from onemap.load.hilbert import KEY
@@ -93,19 +94,24 @@ class BatchValidator:
         constants: dict[str, str] | None = None,
         geometry_columns: tuple[str, ...] = (),
         published: Callable[[list], dict] | None = None,
+        default_source: Callable[[], str],
+        boundaries: Callable[[str], Boundaries | None] = lambda _layer: None,
     ):
         self.layer = layer
+        self.default_source = default_source
         self.constants = constants or {}
         self.mapping = map_columns(layer, columns, filename, self.constants)
         self.source_col = next((c for c in columns if c.lower() == "source"), None)
         self.geometry_columns = [c for c in geometry_columns if c in columns]
         self.geometry = GeometryChecker(layer, src_crs, city)
+        self.derived = Deriver(layer, city, boundaries)
         self.published = published
 
     @property
     def counts(self) -> dict[str, int]:
-        """Geometry counts so far (repaired, z_dropped, promoted_to_multi, …)."""
-        return self.geometry.counts.as_dict()
+        """Geometry counts so far (repaired, z_dropped, promoted_to_multi, …), and the
+        rows whose derived fields were filled."""
+        return self.geometry.counts.as_dict() | self.derived.details
 
     def validate(self, first_row: int, attrs: pa.RecordBatch, wkb: pa.Array) -> Checked:
         """Check one batch; ``first_row`` is the number the user sees for its first row."""
@@ -119,24 +125,34 @@ class BatchValidator:
                 raw = pc.fill_null(raw.cast(pa.large_string()), self.constants[f.name])
             value = convert(f, raw, problems)
             out[f.name] = value.cast(ARROW_TYPES[f.type])
-            if f.required or f.name == self.layer.primary_key:
+            if (f.required or f.name == self.layer.primary_key) and not f.derive:
                 empty = pc.is_null(value).to_numpy(zero_copy_only=False)
                 empty &= pc.is_null(_as_nullable_text(raw)).to_numpy(zero_copy_only=False)
                 problems.append(Problem(empty, f.name, None, f"required field '{f.name}' is empty"))
         self._check_published(out[self.layer.primary_key], problems)
         out["source"] = self._source(attrs, n)
         out["geom"], promote, keys = self.geometry.check(wkb, self._geometry_text(attrs), problems)
+        self.derived.apply(out, out["geom"], problems)
+        for f in self.derived.fields:
+            if f.required:
+                empty = pc.is_null(out[f.name]).to_numpy(zero_copy_only=False)
+                why = f"required field '{f.name}' is empty and not derivable from the geometry"
+                problems.append(Problem(empty, f.name, None, why))
         out["_multi"] = pa.array(promote)
         out[KEY] = pa.array(keys)
         out["_row"] = pa.array(rows, pa.int32())
         return _split(pa.table(out), rows, problems)
 
     def _source(self, attrs: pa.RecordBatch, n: int) -> pa.Array:
-        default = self.layer.default_source
+        """The file's own source column where filled, else the load's default (asked for
+        only when needed: the file's checksum is still being computed)."""
         if not self.source_col:
-            return pa.array([default] * n, pa.large_string())
+            return pa.array([self.default_source()] * n, pa.large_string())
         text = pc.utf8_trim_whitespace(attrs.column(self.source_col).cast(pa.large_string()))
-        return pc.fill_null(pc.if_else(pc.equal(text, ""), None, text), default)
+        text = pc.if_else(pc.equal(text, ""), None, text)
+        if text.null_count == 0:
+            return text
+        return pc.fill_null(text, self.default_source())
 
     def _geometry_text(self, attrs: pa.RecordBatch) -> pa.Array | None:
         """For a CSV: the text the geometry came from (WKT, or 'lon, lat'), for messages."""

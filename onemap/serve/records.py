@@ -19,10 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
+from onemap.core.provenance import describe, split_sources
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
+from onemap.db.models import DATA_SCHEMA
 from onemap.serve.extents import table_extents
 
 CATALOG_ID = "catalog"
@@ -31,8 +35,8 @@ CATALOG_ID = "catalog"
 def _history(conn, layer: Layer) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT load_id, started_at, finished_at, source_file, source_sha256, rows_loaded, "
-        "loaded_by FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
-        "ORDER BY load_id",
+        "loaded_by, details->'sources' FROM onemap_meta.loads "
+        "WHERE layer = %s AND status = 'succeeded' ORDER BY load_id",
         (layer.id,),
     ).fetchall()
     return [
@@ -44,8 +48,40 @@ def _history(conn, layer: Layer) -> list[dict[str, Any]]:
             "features": r[5],
             "by": r[6],
         }
+        # the rows each run staged, by source (runs before provenance have none)
+        | ({"sources": _sides(r[7].items())} if r[7] else {})
         for r in rows
     ]
+
+
+def _sides(counts) -> dict[str, list[dict[str, Any]]]:
+    real, synthetic = split_sources(counts)
+    return {
+        side: [describe(value) | {"features": n} for value, n in sorted(found.items())]
+        for side, found in (("real", real), ("synthetic", synthetic))
+    }
+
+
+def _published_sources(conn, layer: Layer) -> dict[str, list[dict[str, Any]]]:
+    """The published rows' sources, real and synthetic apart (what the layer holds now)."""
+    query = sql.SQL("SELECT source, count(*) FROM {} GROUP BY source").format(
+        sql.Identifier(DATA_SCHEMA, layer.id)
+    )
+    return _sides(conn.execute(query).fetchall())
+
+
+def _lineage(layer: Layer, sources: dict[str, list[dict[str, Any]]], runs: int) -> str:
+    def names(side: str) -> str:
+        return "; ".join(f"{s['source']} ({s['features']} features)" for s in sources[side])
+
+    parts = [f"Loaded by onemap from {runs} published run(s)."]
+    if sources["real"]:
+        parts.append(f"Real sources: {names('real')}.")
+    if sources["synthetic"]:
+        note = f" {layer.synthetic_note}" if layer.synthetic_note else ""
+        parts.append(f"Synthetic sources: {names('synthetic')}.{note}")
+    parts.append(f"Attribution: {layer.attribution}.")
+    return " ".join(parts)
 
 
 def _extent(conn, layer: Layer) -> tuple[list[float], list[str | None]]:
@@ -61,9 +97,10 @@ def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
     history = _history(conn, layer)
     bbox, interval = _extent(conn, layer)
     x0, y0, x1, y1 = bbox
-    lineage = (
-        f"{layer.synthetic_note} " if layer.synthetic and layer.synthetic_note else ""
-    ) + f"Loaded by onemap from {len(history)} published run(s); source: {layer.attribution}."
+    sources = _published_sources(conn, layer)
+    lineage = _lineage(layer, sources, len(history))
+    # what the published rows are, not what the layer file expects (an empty layer: the file)
+    synthetic = bool(sources["synthetic"]) or (layer.synthetic and not sources["real"])
     collection = f"{base_url}/collections/{layer.id}"
     return {
         "id": layer.id,
@@ -93,8 +130,9 @@ def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
             "rights": layer.attribution,
             "formats": [{"name": "GeoJSON"}, {"name": "MVT"}, {"name": "HTML"}],
             "updateFrequency": layer.update_frequency,
-            "synthetic": layer.synthetic,
+            "synthetic": synthetic,
             "lineage": lineage,
+            "sources": sources,
             "history": history,
             # searched by pygeoapi's TinyDBCatalogue for ?q= (it only adds it on create)
             "_metadata-anytext": " ".join(
@@ -110,6 +148,9 @@ def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
                 "MD_ReferenceSystem": f"EPSG:{layer.geometry.srid}",
                 "MD_Constraints.useLimitation": layer.license,
                 "LI_Lineage.statement": lineage,
+                "LI_Lineage.source": [
+                    s.get("title") or s["source"] for side in sources.values() for s in side
+                ],
                 "EX_Extent.geographicElement": bbox,
                 "EX_Extent.temporalElement": interval,
                 "MD_Distribution.onLine": collection,

@@ -12,6 +12,7 @@ import geopandas as gpd
 
 from onemap.core.city import get_city
 from onemap.core.layers import Layer
+from onemap.core.provenance import as_loaded
 from onemap.publish.maps.assets import copy_assets
 from onemap.publish.maps.choropleth import (
     SiteIndicators,
@@ -51,6 +52,19 @@ def _frame_for(layer: Layer, frames: Mapping[str, gpd.GeoDataFrame]) -> gpd.GeoD
     if missing:
         log.warning("frame of layer %s lacks columns %s: shown as empty", layer.id, missing)
     return frame
+
+
+def loaded_layers(
+    layers: Mapping[str, Layer], frames: Mapping[str, gpd.GeoDataFrame]
+) -> dict[str, Layer]:
+    """The layers as their frames' ``source`` values show them: synthetic badges follow
+    the data drawn (``onemap.core.provenance.as_loaded``)."""
+    out = {}
+    for lid, layer in layers.items():
+        frame = frames.get(lid)
+        has = frame is not None and "source" in frame.columns
+        out[lid] = as_loaded(layer, frame["source"].dropna().unique() if has else ())
+    return out
 
 
 def _prepare(
@@ -201,6 +215,7 @@ def build_site(
         tiles_url=tiles_url.rstrip("/") if tiles_url else None,
     )
     updated_at = updated_at or {}
+    layers = loaded_layers(layers, frames)
     prepared = {
         lid: _prepare(layer, _frame_for(layer, frames), updated_at.get(lid), generated, tolerance_m)
         for lid, layer in layers.items()

@@ -22,6 +22,7 @@ from onemap.core.settings import DbSettings
 from onemap.db.connect import reader_conninfo
 from onemap.db.models import DATA_SCHEMA
 from onemap.publish.maps import SiteIndicators, build_site
+from onemap.publish.maps.site import loaded_layers
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def write_site(
     conninfo = reader_conninfo(settings)
     layers = load_layers()
     frames = {lid: read_layer_frame(layer, conninfo) for lid, layer in layers.items()}
+    layers = loaded_layers(layers, frames)  # the indicators' synthetic note follows the data
     output.mkdir(parents=True, exist_ok=True)
     indicators = site_indicators(output, layers, settings)
     extra = {} if tile_above_bytes is None else {"tile_above_bytes": tile_above_bytes}

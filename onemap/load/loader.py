@@ -31,6 +31,7 @@ from pyproj import CRS
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
+from onemap.core.regions import get_region
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
@@ -38,6 +39,7 @@ from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
 from onemap.load.progress import Progress
+from onemap.load.regions import check_region, prepare_stage
 from onemap.load.rejects import RejectsFile, rejects_path
 from onemap.load.runs import FileHash, RejectStore, RunRecord
 from onemap.load.source import RASTER_SUFFIXES, iter_batches, open_source
@@ -85,16 +87,19 @@ def load_layer(
     rejects_file: Path | None = None,
     constants: dict[str, str] | None = None,
     class_bounds: tuple[float, ...] | None = None,
+    region: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
     ``mode``: replace, upsert or append (``onemap.load.modes``). ``constants``: values
     for fields the file lacks (``--flood-type rob``). ``class_bounds``: a raster's class
-    bounds instead of the layer file's. Raises ``LoadError`` (the message names the
-    file, the row and the reason) and leaves the published table untouched when the
-    file cannot be read, a check fails or too many rows are rejected.
+    bounds instead of the layer file's. ``region``: in a deployment partitioned by region,
+    the region (Kemendagri code) whose partition the file replaces. Raises ``LoadError``
+    (the message names the file, the row and the reason) and leaves the published table
+    untouched when the file cannot be read, a check fails or too many rows are rejected.
     """
     path = Path(path)
+    check_region(layer, region, str(Mode(mode)))
     opts = _Options(
         Mode(mode),
         layer_name,
@@ -108,6 +113,7 @@ def load_layer(
         FileHash(path),
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
+    run.region = region
     run.execute()
     return run.res
 
@@ -157,7 +163,7 @@ class FileLoad(LayerRun):
 
     def begin(self) -> RunStart:
         """The file and the mode."""
-        return RunStart(str(self.path), self.opts.mode)
+        return RunStart(str(self.path), self.opts.mode, region=self.region)
 
     def record_for(self, load_id: int) -> LoadResult:
         """A ``LoadResult``, returned to the caller."""
@@ -203,7 +209,7 @@ class FileLoad(LayerRun):
             layer,
             src.columns,
             src.crs,
-            get_city(),
+            get_city() if self.region is None else get_region(self.region).extent(get_city()),
             str(self.path),
             constants=o.constants,
             geometry_columns=src.geometry_columns,
@@ -211,7 +217,10 @@ class FileLoad(LayerRun):
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
-            writer = StageWriter(cur, create_stage(cur, layer), copy_columns(layer)[0])
+            stage = create_stage(cur, layer)
+            if self.region is not None:
+                prepare_stage(cur, layer, self.region)
+            writer = StageWriter(cur, stage, copy_columns(layer)[0])
             window: list[pa.Table] = []
             buffered = 0
             try:

@@ -38,6 +38,7 @@ from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
 from onemap.core.settings import LimitSettings
 from onemap.db.models import DATA_SCHEMA, layer_table
+from onemap.load import regions
 from onemap.load.archive import archive_rows, archive_table
 from onemap.load.generalise import build_generalised, swap_generalised
 from onemap.load.stage import (
@@ -84,6 +85,7 @@ def make_current(
     staged: int,
     record: Callable[[psycopg.Cursor, Published], None],
     refuse: Callable[[list[tuple[int, str, int]]], None] = lambda _d: None,
+    region: str | None = None,
 ) -> Published:
     """Make the committed stage the published version of ``layer`` and commit.
 
@@ -92,16 +94,20 @@ def make_current(
     rows are removed from the stage and handed to ``refuse`` (which may raise to abort),
     and the index is built again. ``record`` runs inside the publishing transaction (the
     loader records the run as succeeded there: the record and the version commit
-    together).
+    together). ``region``: replace that region's partition only (``onemap.load.regions``).
     """
     if mode is Mode.REPLACE:  # the longest first: GiST, then the key, the rest
-        unique, *model = index_jobs(layer)
+        unique, *model = index_jobs(layer) if region is None else regions.index_jobs(layer, region)
         jobs = dict(enumerate([*model[:1], unique, *model[1:]]))
     else:
         jobs = {0: index_jobs(layer)[0]}
     count = len(jobs)
     if mode is Mode.REPLACE:
-        jobs[count] = sql.SQL("SELECT count(*) FROM {}").format(live_name(layer))
+        jobs[count] = (
+            sql.SQL("SELECT count(*) FROM {}").format(live_name(layer))
+            if region is None
+            else regions.count_query(layer, region)
+        )
     done: dict[int, list[tuple] | None] = {}
     while len(done) < len(jobs):
         try:
@@ -118,12 +124,15 @@ def make_current(
             staged -= len(dups)
             refuse(dups)
     previous = done[count][0][0] if mode is Mode.REPLACE else 0
-    if mode is Mode.REPLACE:  # the tiles' tables of the new version, before taking the lock
+    if mode is Mode.REPLACE and region is None:  # the tiles' tables, before taking the lock
         with conn.cursor() as cur:
             build_generalised(cur, layer, stage_name(layer))
         conn.commit()
     with conn.cursor() as cur:
-        if mode is Mode.REPLACE:
+        if region is not None:  # the union of the regions exists only here
+            result = replace_region(cur, layer, region, run_id, staged, previous)
+            build_generalised(cur, layer, live_name(layer))
+        elif mode is Mode.REPLACE:
             result = replace(cur, layer, run_id, staged, previous)
         else:
             result = (
@@ -175,6 +184,16 @@ def replace(
                 sql.SQL(privilege), live, sql.Identifier(grantee)
             )
         )
+    return Published(staged, previous)
+
+
+def replace_region(
+    cur: psycopg.Cursor, layer: Layer, region: str, run_id: int, staged: int, previous: int
+) -> Published:
+    """Swap the indexed stage in as the region's partition (``onemap.load.regions``)."""
+    live = live_name(layer)
+    lock_exclusive(cur, live, f"{DATA_SCHEMA}.{layer.id}")  # DETACH locks the parent
+    regions.replace_partition(cur, layer, region, run_id, previous)
     return Published(staged, previous)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
@@ -160,8 +161,6 @@ def test_loads_that_do_not_fit_the_regions_are_refused(two_regions, tmp_path) ->
         load(two_regions, tmp_path, frame, None, "none.gpkg")
     with pytest.raises(UserError, match="not a region of this deployment"):
         load(two_regions, tmp_path, frame, "33.21", "demak.gpkg")
-    with pytest.raises(UserError, match="only a replace"):
-        load(two_regions, tmp_path, frame, KOTA, "up.gpkg", mode="upsert")
     with pytest.raises(UserError, match="partitioned by region"):
         rollback(ROADS, settings=two_regions)
     before = rows(two_regions, KOTA)
@@ -304,3 +303,33 @@ def test_attach_reads_no_row(two_regions, tmp_path, monkeypatch) -> None:
     load(two_regions, tmp_path, road_frame(3), KOTA, "kota-attach.gpkg")
     implied = [n for n in notices if "is implied by existing constraints" in n]
     assert implied and "road_condition__r33_74" in implied[0], notices
+
+
+def test_upsert_and_append_change_only_their_region(two_regions, tmp_path) -> None:
+    k = load(two_regions, tmp_path, road_frame(3), KOTA, "kota-u.gpkg")
+    b = load(two_regions, tmp_path, kab_frame(3), KAB, "kab-u.gpkg")
+    kota = rows(two_regions, KOTA)
+    changed = kab_frame(2)
+    changed.loc[1, "condition"] = "rusak_berat"  # k-1 changes, k-0 stays, k-9 is new
+    changed = pd.concat([changed, kab_frame(10).iloc[[9]]], ignore_index=True)
+    u = load(two_regions, tmp_path, changed, KAB, "kab-up.gpkg", mode="upsert")
+    assert (u.rows_loaded, u.details["unchanged"], u.details["archived"]) == (2, 1, 1)
+    assert rows(two_regions, KAB) == {
+        "k-0": b.load_id,
+        "k-1": u.load_id,
+        "k-2": b.load_id,
+        "k-9": u.load_id,
+    }
+    assert rows(two_regions, KOTA) == kota == dict.fromkeys(kota, k.load_id)
+    with psycopg.connect(owner_conninfo(two_regions)) as conn:
+        hist = conn.execute(
+            "SELECT segment_id, region, valid_to FROM ONLY onemap_hist.road_condition"
+        ).fetchall()
+    assert hist == [("k-1", KAB, u.load_id)]
+    # a key of Kota Semarang is new in Kabupaten Semarang; one of Kabupaten is not
+    extra = kab_frame(1, "t")
+    a = load(two_regions, tmp_path, extra, KAB, "kab-app.gpkg", mode="append")
+    assert a.rows_loaded == 1 and rows(two_regions, KAB)["t-0"] == a.load_id
+    assert rows(two_regions, KOTA)["t-0"] == k.load_id
+    with pytest.raises(LoadError):
+        load(two_regions, tmp_path, kab_frame(1), KAB, "kab-dup.gpkg", mode="append")

@@ -13,12 +13,15 @@ from psycopg import sql
 
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
+from onemap.core.regions import layer_partitioned
 from onemap.db.models import DATA_SCHEMA, HIST_SCHEMA
 
 
 def content_columns(layer: Layer) -> list[str]:
-    """The columns a row version carries in both stores (every column but ``load_id``)."""
-    return [f.name for f in layer.fields] + ["source", "geom"]
+    """The columns a row version carries in both stores (every column but ``load_id``;
+    ``region`` in a deployment partitioned by region, ``onemap.core.regions``)."""
+    cols = [f.name for f in layer.fields] + ["source", "geom"]
+    return [*cols, "region"] if layer_partitioned(layer) else cols
 
 
 def _child(layer: Layer, run_id: int) -> str:

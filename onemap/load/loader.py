@@ -213,7 +213,9 @@ class FileLoad(LayerRun):
             str(self.path),
             constants=o.constants,
             geometry_columns=src.geometry_columns,
-            published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
+            published=(
+                _published_keys(self.meta, layer, self.region) if o.mode is Mode.APPEND else None
+            ),
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
@@ -290,7 +292,10 @@ class FileLoad(LayerRun):
         """Inside the publishing transaction: the row count of the new version, counts."""
         if self.opts.mode is not Mode.REPLACE:
             live = sql.Identifier(DATA_SCHEMA, self.layer.id)
-            n = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(live)).fetchone()[0]
+            count = sql.SQL("SELECT count(*) FROM {}").format(live)
+            if self.region is not None:  # the version of the region
+                count = sql.SQL("{} WHERE region = {}").format(count, sql.Literal(self.region))
+            n = cur.execute(count).fetchone()[0]
             _check_count(self.layer, self.res, n)
         self.res.rows_loaded = published.rows
         self.res.details.update({k: v for k, v in published.__dict__.items() if k != "rows" and v})
@@ -317,10 +322,15 @@ def _db_message(exc: psycopg.Error) -> str:
     return f"{text}: {detail}" if detail else text
 
 
-def _published_keys(meta: psycopg.Connection, layer: Layer):
-    """For append: which of these keys are published already (key -> run)."""
-    query = sql.SQL("SELECT {k}, load_id FROM {t} WHERE {k} = ANY(%s)").format(
-        k=sql.Identifier(layer.primary_key), t=sql.Identifier(DATA_SCHEMA, layer.id)
+def _published_keys(meta: psycopg.Connection, layer: Layer, region: str | None = None):
+    """For append: which of these keys are published already (key -> run), in
+    ``region`` if the load is of one region (``onemap.load.regions``)."""
+    query = sql.SQL("SELECT {k}, load_id FROM {t} WHERE {k} = ANY(%s){r}").format(
+        k=sql.Identifier(layer.primary_key),
+        t=sql.Identifier(DATA_SCHEMA, layer.id),
+        r=sql.SQL("")
+        if region is None
+        else sql.SQL(" AND region = {}").format(sql.Literal(region)),
     )
 
     def lookup(keys: list) -> dict:

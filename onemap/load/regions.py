@@ -14,8 +14,10 @@ that region only:
   DETACHed and becomes this run's history (``onemap.load.archive.archive_table``, as a
   whole-table replace does), then the stage is renamed and ATTACHed in its place.
 
-The other regions' partitions, rows and ``load_id`` are not touched. Upsert and append
-by region, and rollback of a partitioned layer, are refused (not built yet).
+An upsert or append with ``--region`` changes only rows of that region (a key is a key
+within its region), through the parent, in the partition (created empty if needed).
+The other regions' partitions, rows and ``load_id`` are not touched. A rollback of a
+partitioned layer is refused (not built yet).
 """
 
 from __future__ import annotations
@@ -52,11 +54,6 @@ def check_region(layer: Layer, region: str | None, mode: str) -> None:
             f"region the file holds with --region (one of {codes})"
         )
     get_region(region)
-    if mode != "replace":
-        raise UserError(
-            f"--mode {mode} --region {region}: only a replace of a region is supported; "
-            "load the region's whole file with --mode replace"
-        )
 
 
 def _bound(layer: Layer) -> str:
@@ -105,6 +102,17 @@ def count_query(layer: Layer, region: str) -> sql.Composable:
         name=sql.Literal(f"{DATA_SCHEMA}.{partition_table(layer.id, region)}"),
         live=live_name(layer),
         code=sql.Literal(region),
+    )
+
+
+def ensure_partition(cur: psycopg.Cursor, layer: Layer, region: str) -> None:
+    """Create the region's partition, empty, if no load made it yet (for an upsert or
+    append, which insert into the parent)."""
+    part = sql.Identifier(DATA_SCHEMA, partition_table(layer.id, region))
+    cur.execute(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES IN ({})").format(
+            part, live_name(layer), sql.Literal(region)
+        )
     )
 
 

@@ -160,6 +160,13 @@ def load(
             "in metres, the default, or index for a 0–1 hazard index)"
         ),
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="in a deployment of several regions: the Kemendagri code (e.g. 33.22) whose "
+            "partition the file replaces"
+        ),
+    ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
 
@@ -190,6 +197,7 @@ def load(
             network=network,
             source=source,
             bands=bands,
+            region=region,
         )
     except (UserError, KeyError) as exc:
         _fail(exc)
@@ -210,9 +218,13 @@ def history_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="table (fits the terminal), csv or json (full values)")
     ] = "table",
+    region: Annotated[
+        str | None, typer.Option(help="only the runs of this region's partition (e.g. 33.22)")
+    ] = None,
 ) -> None:
     """List a layer's load runs: id, time, mode, file, counts, status, who."""
     from onemap.core.layers import get_layer
+    from onemap.core.regions import get_region
     from onemap.load import history
     from onemap.load.console import HISTORY_FIELDS, history_rows, history_tables
 
@@ -220,7 +232,9 @@ def history_cmd(
         if fmt not in ("table", "csv", "json"):
             raise UserError(f"unknown format '{fmt}'; choose one of table, csv, json")
         lyr = get_layer(layer)
-        runs = history.runs(lyr, limit=limit)
+        if region is not None:
+            get_region(region)
+        runs = history.runs(lyr, limit=limit, region=region)
     except (UserError, KeyError) as exc:
         _fail(exc)
     if fmt == "table":
@@ -247,13 +261,19 @@ def prune_history_cmd(
     keep: Annotated[
         int, typer.Option(help="published versions to keep, the current one included")
     ] = 10,
+    region: Annotated[
+        str | None, typer.Option(help="prune only this region's versions (e.g. 33.22)")
+    ] = None,
 ) -> None:
     """Delete a layer's oldest versions from the history, keeping the latest --keep."""
     from onemap.core.layers import get_layer
+    from onemap.core.regions import get_region
     from onemap.load import history
 
     try:
-        done = history.prune(get_layer(layer), keep, notify=lambda m: err.print(m))
+        if region is not None:
+            get_region(region)
+        done = history.prune(get_layer(layer), keep, notify=lambda m: err.print(m), region=region)
     except (UserError, KeyError) as exc:
         _fail(exc)
     if not done.versions:

@@ -161,6 +161,21 @@ class DbSettings(BaseSettings):
     use_secrets_file: bool = True
 
 
+class RegionSettings(BaseSettings):
+    """The regions (kabupaten/kota) a deployment holds (``onemap.core.regions``).
+
+    - ``regions_file``: a YAML list of regions (code, name, bbox); absent, the deployment
+      holds the one city of config/city.yaml.
+    - ``partition_by_region``: partition the layer tables by region even with one
+      region (default: only with more than one).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_")
+
+    regions_file: Path = Field(default_factory=lambda: project_root() / "config" / "regions.yaml")
+    partition_by_region: bool | None = None
+
+
 class LibpqSettings(BaseSettings):
     """libpq's own variables: set, they point onemap at an existing database."""
 

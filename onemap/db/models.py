@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 
 from onemap.core import extensions
 from onemap.core.layers import Layer, LayerField
+from onemap.core.regions import layer_partitioned
 
 DATA_SCHEMA = "onemap"
 META_SCHEMA = "onemap_meta"
@@ -119,6 +120,18 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
             comment=f"{layer.geometry.type}, EPSG:{layer.geometry.srid}",
         ),
     ]
+    partition: dict[str, str] = {}
+    if layer_partitioned(layer):  # onemap.core.regions: one partition per region
+        columns.append(
+            Column(
+                "region",
+                Text,
+                primary_key=True,  # a partitioned table's key must hold the partition key
+                nullable=False,
+                comment="Kemendagri code of the kabupaten/kota the row belongs to (33.74)",
+            )
+        )
+        partition["postgresql_partition_by"] = "LIST (region)"
     checks = [c for f in layer.fields for c in field_checks(layer, f)]
     checks.append(CheckConstraint("ST_IsValid(geom)", name=f"{layer.id}_geom_valid"))
     checks.append(CheckConstraint("NOT ST_IsEmpty(geom)", name=f"{layer.id}_geom_not_empty"))
@@ -129,6 +142,7 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
         *checks,
         schema=schema,
         comment=f"{layer.title} / {layer.title_en}. {layer.description}",
+        **partition,
     )
     Index(f"{layer.id}_geom_gist", table.c.geom, postgresql_using="gist")
     for f in layer.fields:

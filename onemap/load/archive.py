@@ -13,12 +13,15 @@ from psycopg import sql
 
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
+from onemap.core.regions import layer_partitioned
 from onemap.db.models import DATA_SCHEMA, HIST_SCHEMA
 
 
 def content_columns(layer: Layer) -> list[str]:
-    """The columns a row version carries in both stores (every column but ``load_id``)."""
-    return [f.name for f in layer.fields] + ["source", "geom"]
+    """The columns a row version carries in both stores (every column but ``load_id``;
+    ``region`` in a deployment partitioned by region, ``onemap.core.regions``)."""
+    cols = [f.name for f in layer.fields] + ["source", "geom"]
+    return [*cols, "region"] if layer_partitioned(layer) else cols
 
 
 def _child(layer: Layer, run_id: int) -> str:
@@ -28,15 +31,19 @@ def _child(layer: Layer, run_id: int) -> str:
     return name
 
 
-def archive_table(cur: psycopg.Cursor, layer: Layer, run_id: int, rows: int) -> None:
-    """Turn the published table, as it is, into the history of ``run_id``.
+def archive_table(
+    cur: psycopg.Cursor, layer: Layer, run_id: int, rows: int, table: str | None = None
+) -> None:
+    """Turn the published table (or ``table``, a region's detached partition,
+    ``onemap.load.regions``), as it is, into the history of ``run_id``.
 
     It becomes ``onemap_hist.<layer>__<run>``, a child of ``onemap_hist.<layer>``: its
     indexes are renamed (their names go to the incoming table's), ``load_id`` becomes
     ``valid_from`` and ``valid_to`` is added as a constant (catalog changes only: no row
     is read or written). An empty table is simply dropped.
     """
-    live = sql.Identifier(DATA_SCHEMA, layer.id)
+    table = table or layer.id
+    live = sql.Identifier(DATA_SCHEMA, table)
     if rows == 0:
         cur.execute(sql.SQL("DROP TABLE {}").format(live))
         return
@@ -44,7 +51,7 @@ def archive_table(cur: psycopg.Cursor, layer: Layer, run_id: int, rows: int) -> 
     indexes = cur.execute(
         "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "WHERE i.indrelid = %s::regclass ORDER BY c.relname",
-        (f"{DATA_SCHEMA}.{layer.id}",),
+        (f"{DATA_SCHEMA}.{table}",),
     ).fetchall()
     for i, (index,) in enumerate(indexes):
         cur.execute(
@@ -71,7 +78,7 @@ def archive_table(cur: psycopg.Cursor, layer: Layer, run_id: int, rows: int) -> 
     cur.execute(
         sql.SQL("COMMENT ON TABLE {} IS {}").format(
             archived,
-            sql.Literal(f"{DATA_SCHEMA}.{layer.id} as published before run {run_id}"),
+            sql.Literal(f"{DATA_SCHEMA}.{table} as published before run {run_id}"),
         )
     )
 

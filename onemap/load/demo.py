@@ -15,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import load_layers
+from onemap.core.regions import layer_partitioned
 from onemap.core.settings import DbSettings
 from onemap.load.coverage_files import install_raster
 from onemap.load.loader import load_layer
@@ -95,7 +97,9 @@ def load_all(
             loaded[layer.id] = rows
             report(f"{layer.id:18} {rows:7d} features (through {layer.demo_loader})")
             continue
-        res = load_layer(layer, data_dir / layer.demo_file, settings=settings)
+        # the demo files are the city's: in a deployment of several regions, its partition
+        region = get_city().kemendagri_code if layer_partitioned(layer) else None
+        res = load_layer(layer, data_dir / layer.demo_file, settings=settings, region=region)
         loaded[layer.id] = res.rows_loaded
         report(
             f"{layer.id:18} {res.rows_loaded:7d} features "

@@ -117,8 +117,14 @@ class Run:
     pruned: bool = False  # its version is no longer in the history (prune)
 
 
-def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50) -> list[Run]:
-    """The layer's latest runs, newest first; the one published now is marked current."""
+def runs(
+    layer: Layer | str,
+    settings: DbSettings | None = None,
+    limit: int = 50,
+    region: str | None = None,
+) -> list[Run]:
+    """The layer's latest runs (of one ``region``'s partition, if given; see
+    ``onemap.load.regions``), newest first; the one published now is marked current."""
     layer = _layer(layer)
     with connect_owner(settings) as conn:
         reap_stale_runs(conn)
@@ -127,11 +133,11 @@ def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50
             "SELECT load_id, started_at, finished_at, mode, source_file, rows_read, "
             "rows_loaded, rows_rejected, status, coalesce(run_by, loaded_by), message, "
             "details, restored_from FROM onemap_meta.loads WHERE layer = %s "
-            "ORDER BY load_id DESC LIMIT %s",
-            (layer.id, limit),
+            "AND (%s::text IS NULL OR region = %s) ORDER BY load_id DESC LIMIT %s",
+            (layer.id, region, region, limit),
         ).fetchall()
-        current = _current(conn, layer)
-        oldest = oldest_kept(conn, layer)
+        current = _current(conn, layer, region)
+        oldest = oldest_kept(conn, layer, region)
     return [
         Run(
             *r,
@@ -142,21 +148,37 @@ def runs(layer: Layer | str, settings: DbSettings | None = None, limit: int = 50
     ]
 
 
-def _current(conn: psycopg.Connection, layer: Layer) -> int | None:
+def _current(conn: psycopg.Connection, layer: Layer, region: str | None = None) -> int | None:
     row = conn.execute(
-        "SELECT max(load_id) FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded'",
-        (layer.id,),
+        "SELECT max(load_id) FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
+        "AND (%s::text IS NULL OR region = %s)",
+        (layer.id, region, region),
     ).fetchone()
     return row[0]
 
 
-def oldest_kept(conn: psycopg.Connection, layer: Layer | str) -> int | None:
-    """The oldest run whose version the history still holds (None: never pruned)."""
+def _pruned_key(layer: Layer, region: str | None) -> str:
+    """The row of ``onemap_hist._pruned``: the layer, or ``<layer>@<region>`` for the
+    history of one region's partition."""
+    return layer.id if region is None else f"{layer.id}@{region}"
+
+
+def oldest_kept(
+    conn: psycopg.Connection, layer: Layer | str, region: str | None = None
+) -> int | None:
+    """The oldest run whose version the history still holds (None: never pruned).
+
+    Of the whole layer: the latest of its regions' (a version of the layer needs every
+    region's rows of that time); of one ``region``: that region's.
+    """
     layer = _layer(layer)
-    row = conn.execute(
-        sql.SQL("SELECT oldest_kept FROM {} WHERE layer = %s").format(PRUNED), (layer.id,)
-    ).fetchone()
-    return None if row is None else int(row[0])
+    if region is not None:
+        query = sql.SQL("SELECT oldest_kept FROM {} WHERE layer = %s").format(PRUNED)
+        row = conn.execute(query, (_pruned_key(layer, region),)).fetchone()
+    else:
+        query = sql.SQL("SELECT max(oldest_kept) FROM {} WHERE split_part(layer, '@', 1) = %s")
+        row = conn.execute(query.format(PRUNED), (layer.id,)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def ensure_kept(conn: psycopg.Connection, layer: Layer | str, run: int) -> None:
@@ -187,9 +209,12 @@ def prune(
     keep: int,
     settings: DbSettings | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
+    region: str | None = None,
 ) -> Pruned:
     """Keep the ``keep`` latest published versions of ``layer`` (the current one counts);
-    delete the row versions only older versions need, in one transaction.
+    delete the row versions only older versions need, in one transaction. With
+    ``region``: the versions of that region's partition (``onemap.load.regions``), its
+    replaced partitions and rows only.
 
     A row version superseded by run S belongs to the versions published before S; the
     oldest version kept, published by run K, needs those with ``valid_to > K``. So the
@@ -202,17 +227,19 @@ def prune(
     with connect_owner(settings) as conn:
         lock_layer(conn, layer, notify)
         try:
-            published = published_runs(conn, layer)
-            before = oldest_kept(conn, layer)
+            published = published_runs(conn, layer, region)
+            before = oldest_kept(conn, layer, region)
             if len(published) <= keep or (before is not None and published[keep - 1] <= before):
                 return Pruned(before, 0, 0)
             cutoff = published[keep - 1]
             rows = 0
             parent = sql.Identifier(HIST_SCHEMA, layer.id)
-            children = conn.execute(
+            children = conn.execute(  # of a region: the partitions its runs replaced
                 "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "WHERE i.inhparent = %s::regclass",
-                (f"{HIST_SCHEMA}.{layer.id}",),
+                "WHERE i.inhparent = %s::regclass AND (%s::text IS NULL OR EXISTS ("
+                "SELECT 1 FROM onemap_meta.loads l WHERE l.layer = %s AND l.region = %s "
+                "AND c.relname = l.layer || '__' || l.load_id))",
+                (f"{HIST_SCHEMA}.{layer.id}", region, layer.id, region),
             ).fetchall()
             for (name,) in children:
                 superseded_by = name.rsplit("__", 1)[-1]
@@ -222,8 +249,11 @@ def prune(
                         sql.SQL("SELECT count(*) FROM {}").format(child)
                     ).fetchone()[0]
                     conn.execute(sql.SQL("DROP TABLE {}").format(child))
+            where = sql.SQL("valid_to <= %s")
+            if region is not None:
+                where = sql.SQL("{} AND region = {}").format(where, sql.Literal(region))
             cur = conn.execute(
-                sql.SQL("DELETE FROM ONLY {} WHERE valid_to <= %s").format(parent), (cutoff,)
+                sql.SQL("DELETE FROM ONLY {} WHERE {}").format(parent, where), (cutoff,)
             )
             rows += cur.rowcount
             conn.execute(
@@ -232,7 +262,7 @@ def prune(
                     "DO UPDATE SET oldest_kept = excluded.oldest_kept, pruned_at = now(), "
                     "pruned_by = current_user"
                 ).format(PRUNED),
-                (layer.id, cutoff),
+                (_pruned_key(layer, region), cutoff),
             )
             conn.commit()
             versions = sum(1 for run in published if (before or 0) <= run < cutoff)
@@ -241,7 +271,9 @@ def prune(
             unlock_layer(conn, layer)
 
 
-def versions_to_keep(conn: psycopg.Connection, layer: Layer) -> int | None:
+def versions_to_keep(
+    conn: psycopg.Connection, layer: Layer, region: str | None = None
+) -> int | None:
     """How many of the layer's latest versions its ``history:`` policy keeps (None: all).
 
     ``keep_days``: the version current D days ago and every later one, i.e. the runs
@@ -254,8 +286,9 @@ def versions_to_keep(conn: psycopg.Connection, layer: Layer) -> int | None:
     if policy.keep_days is not None:
         recent, total = conn.execute(
             "SELECT count(*) FILTER (WHERE finished_at > now() - make_interval(days => %s)), "
-            "count(*) FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded'",
-            (policy.keep_days, layer.id),
+            "count(*) FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
+            "AND (%s::text IS NULL OR region = %s)",
+            (policy.keep_days, layer.id, region, region),
         ).fetchone()
         counts.append(min(total, recent + 1) if total else 1)
     return max(max(counts), 1)
@@ -265,30 +298,34 @@ def apply_policy(
     layer: Layer,
     settings: DbSettings | None = None,
     notify: Callable[[str], None] = lambda _msg: None,
+    region: str | None = None,
 ) -> Pruned | None:
-    """Prune ``layer`` as its ``history:`` policy says (None without a policy)."""
+    """Prune ``layer`` (or one ``region``'s partition) as its ``history:`` policy says
+    (None without a policy)."""
     if layer.history is None:
         return None
     with connect_owner(settings) as conn:
-        keep = versions_to_keep(conn, layer)
+        keep = versions_to_keep(conn, layer, region)
     if keep is None:
         return None
-    done = prune(layer, keep, settings, notify)
+    done = prune(layer, keep, settings, notify, region)
     if done.versions:
+        where = "" if region is None else f" (region {region})"
         notify(
-            f"{layer.id}: history policy kept {keep} versions; pruned {done.versions} "
+            f"{layer.id}{where}: history policy kept {keep} versions; pruned {done.versions} "
             f"older ({done.row_versions:,} row versions)"
         )
     return done
 
 
-def published_runs(conn: psycopg.Connection, layer: Layer) -> list[int]:
-    """The runs that published a version of ``layer``, newest first."""
+def published_runs(conn: psycopg.Connection, layer: Layer, region: str | None = None) -> list[int]:
+    """The runs that published a version of ``layer`` (of ``region``'s partition, if
+    given), newest first."""
     return [
         r[0]
         for r in conn.execute(
             "SELECT load_id FROM onemap_meta.loads WHERE layer = %s AND status = 'succeeded' "
-            "ORDER BY load_id DESC",
-            (layer.id,),
+            "AND (%s::text IS NULL OR region = %s) ORDER BY load_id DESC",
+            (layer.id, region, region),
         )
     ]

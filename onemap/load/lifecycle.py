@@ -68,6 +68,7 @@ class RunStart(NamedTuple):
     source_file: str  # the file, or "rollback to run N"
     mode: str  # replace, upsert, append, or rollback
     restored_from: int | None = None  # a rollback: the run whose version it restores
+    region: str | None = None  # a load of one region's partition (onemap.load.regions)
 
 
 class LayerRun(abc.ABC):
@@ -88,6 +89,7 @@ class LayerRun(abc.ABC):
         self.settings = settings
         self.notify = notify
         self.record: RunRecord | None = None  # set once the run row exists
+        self.region: str | None = None  # replace only this region's partition
         self.conn: psycopg.Connection  # stages and publishes; holds the lock
         self.meta: psycopg.Connection  # autocommit: the run row, rejects
 
@@ -148,7 +150,7 @@ class LayerRun(abc.ABC):
                 unlock_layer(self.conn, layer)
             self.conn.autocommit = True
             self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(DATA_SCHEMA, layer.id)))
-        apply_policy(layer, self.settings, self.notify)  # the layer file's retention
+        apply_policy(layer, self.settings, self.notify, self.region)  # the layer's retention
 
     def _run(self) -> None:
         try:
@@ -165,6 +167,7 @@ class LayerRun(abc.ABC):
                 staged,
                 self._succeeded,
                 self.refuse,
+                self.region,
             )
         except LoadError as exc:
             self._failed(str(exc))

@@ -33,6 +33,7 @@ from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer, get_layer
 from onemap.core.provenance import file_source, source_text
+from onemap.core.regions import get_region
 from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
@@ -42,6 +43,7 @@ from onemap.load.lifecycle import LayerRun, RunStart
 from onemap.load.modes import Mode, Published
 from onemap.load.osm import is_osm
 from onemap.load.progress import Progress
+from onemap.load.regions import check_region, prepare_stage
 from onemap.load.rejects import RejectsFile, rejects_path
 from onemap.load.runs import FileHash, RejectStore, RunRecord
 from onemap.load.source import RASTER_SUFFIXES, iter_batches, open_source
@@ -92,6 +94,7 @@ def load_layer(
     network: str | None = None,
     source: str | None = None,
     bands: str | None = None,
+    region: str | None = None,
 ) -> LoadResult:
     """Publish the valid rows of ``path`` as the layer's new version (see the module doc).
 
@@ -102,9 +105,10 @@ def load_layer(
     ``source``: where rows without a ``source`` column value come from (free text or a
     config/sources.yaml id; default: the file's name and SHA-256,
     ``onemap.core.provenance``). ``bands``: a raster's band set (``--bands index``; the
-    layer file's ``raster.bands``). Raises ``LoadError`` (the message names the file, the
-    row and the reason) and leaves the published table untouched when the file cannot be
-    read, a check fails or too many rows are rejected.
+    layer file's ``raster.bands``). ``region``: in a deployment partitioned by region,
+    the region (Kemendagri code) whose partition the file replaces. Raises ``LoadError``
+    (the message names the file, the row and the reason) and leaves the published table
+    untouched when the file cannot be read, a check fails or too many rows are rejected.
     """
     path = Path(path)
     if network is not None:
@@ -113,6 +117,7 @@ def load_layer(
         given = source_text(source) if source is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    check_region(layer, region, str(Mode(mode)))
     opts = _Options(
         Mode(mode),
         layer_name,
@@ -129,6 +134,7 @@ def load_layer(
         bands,
     )
     run = FileLoad(layer, path, opts, rejects_file, notify)
+    run.region = region
     run.execute()
     return run.res
 
@@ -192,7 +198,7 @@ class FileLoad(LayerRun):
 
     def begin(self) -> RunStart:
         """The file and the mode."""
-        return RunStart(str(self.path), self.opts.mode)
+        return RunStart(str(self.path), self.opts.mode, region=self.region)
 
     def record_for(self, load_id: int) -> LoadResult:
         """A ``LoadResult``, returned to the caller."""
@@ -271,17 +277,22 @@ class FileLoad(LayerRun):
             layer,
             src.columns,
             src.crs,
-            get_city(),
+            get_city() if self.region is None else get_region(self.region).extent(get_city()),
             str(self.path),
             constants=o.constants,
             geometry_columns=src.geometry_columns,
-            published=_published_keys(self.meta, layer) if o.mode is Mode.APPEND else None,
+            published=(
+                _published_keys(self.meta, layer, self.region) if o.mode is Mode.APPEND else None
+            ),
             default_source=self.default_source,
             boundaries=lambda lid: read_boundaries(self.meta, lid, layer.geometry.srid),
         )
         o.progress.start(src.total or None, f"{layer.id}: reading {self.path.name}")
         with self.conn.cursor() as cur:
-            writer = StageWriter(cur, create_stage(cur, layer), copy_columns(layer)[0])
+            stage = create_stage(cur, layer)
+            if self.region is not None:
+                prepare_stage(cur, layer, self.region)
+            writer = StageWriter(cur, stage, copy_columns(layer)[0])
             window: list[pa.Table] = []
             buffered = 0
             if src.refused:
@@ -359,7 +370,10 @@ class FileLoad(LayerRun):
         """Inside the publishing transaction: the row count of the new version, counts."""
         if self.opts.mode is not Mode.REPLACE:
             live = sql.Identifier(DATA_SCHEMA, self.layer.id)
-            n = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(live)).fetchone()[0]
+            count = sql.SQL("SELECT count(*) FROM {}").format(live)
+            if self.region is not None:  # the version of the region
+                count = sql.SQL("{} WHERE region = {}").format(count, sql.Literal(self.region))
+            n = cur.execute(count).fetchone()[0]
             _check_count(self.layer, self.res, n)
         self.res.rows_loaded = published.rows
         self.res.details.update({k: v for k, v in published.__dict__.items() if k != "rows" and v})
@@ -386,10 +400,15 @@ def _db_message(exc: psycopg.Error) -> str:
     return f"{text}: {detail}" if detail else text
 
 
-def _published_keys(meta: psycopg.Connection, layer: Layer):
-    """For append: which of these keys are published already (key -> run)."""
-    query = sql.SQL("SELECT {k}, load_id FROM {t} WHERE {k} = ANY(%s)").format(
-        k=sql.Identifier(layer.primary_key), t=sql.Identifier(DATA_SCHEMA, layer.id)
+def _published_keys(meta: psycopg.Connection, layer: Layer, region: str | None = None):
+    """For append: which of these keys are published already (key -> run), in
+    ``region`` if the load is of one region (``onemap.load.regions``)."""
+    query = sql.SQL("SELECT {k}, load_id FROM {t} WHERE {k} = ANY(%s){r}").format(
+        k=sql.Identifier(layer.primary_key),
+        t=sql.Identifier(DATA_SCHEMA, layer.id),
+        r=sql.SQL("")
+        if region is None
+        else sql.SQL(" AND region = {}").format(sql.Literal(region)),
     )
 
     def lookup(keys: list) -> dict:

@@ -36,8 +36,10 @@ from sqlalchemy import MetaData
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
+from onemap.core.regions import layer_partitioned
 from onemap.core.settings import LimitSettings
 from onemap.db.models import DATA_SCHEMA, layer_table
+from onemap.load import regions
 from onemap.load.archive import archive_rows, archive_table
 from onemap.load.generalise import build_generalised, swap_generalised
 from onemap.load.stage import (
@@ -71,8 +73,9 @@ class Published:
 
 
 def columns(layer: Layer) -> list[str]:
-    """Every column of a layer table, in order."""
-    return [f.name for f in layer.fields] + ["source", "load_id", "geom"]
+    """Every column of a layer table, in order (``region`` last when it is partitioned)."""
+    cols = [f.name for f in layer.fields] + ["source", "load_id", "geom"]
+    return [*cols, "region"] if layer_partitioned(layer) else cols
 
 
 def make_current(
@@ -84,6 +87,7 @@ def make_current(
     staged: int,
     record: Callable[[psycopg.Cursor, Published], None],
     refuse: Callable[[list[tuple[int, str, int]]], None] = lambda _d: None,
+    region: str | None = None,
 ) -> Published:
     """Make the committed stage the published version of ``layer`` and commit.
 
@@ -92,16 +96,20 @@ def make_current(
     rows are removed from the stage and handed to ``refuse`` (which may raise to abort),
     and the index is built again. ``record`` runs inside the publishing transaction (the
     loader records the run as succeeded there: the record and the version commit
-    together).
+    together). ``region``: replace that region's partition only (``onemap.load.regions``).
     """
     if mode is Mode.REPLACE:  # the longest first: GiST, then the key, the rest
-        unique, *model = index_jobs(layer)
+        unique, *model = index_jobs(layer) if region is None else regions.index_jobs(layer, region)
         jobs = dict(enumerate([*model[:1], unique, *model[1:]]))
     else:
         jobs = {0: index_jobs(layer)[0]}
     count = len(jobs)
     if mode is Mode.REPLACE:
-        jobs[count] = sql.SQL("SELECT count(*) FROM {}").format(live_name(layer))
+        jobs[count] = (
+            sql.SQL("SELECT count(*) FROM {}").format(live_name(layer))
+            if region is None
+            else regions.count_query(layer, region)
+        )
     done: dict[int, list[tuple] | None] = {}
     while len(done) < len(jobs):
         try:
@@ -118,22 +126,36 @@ def make_current(
             staged -= len(dups)
             refuse(dups)
     previous = done[count][0][0] if mode is Mode.REPLACE else 0
-    if mode is Mode.REPLACE:  # the tiles' tables of the new version, before taking the lock
+    if mode is Mode.REPLACE and region is None:  # the tiles' tables, before taking the lock
         with conn.cursor() as cur:
             build_generalised(cur, layer, stage_name(layer))
         conn.commit()
     with conn.cursor() as cur:
-        if mode is Mode.REPLACE:
+        if mode is Mode.REPLACE and region is None:
             result = replace(cur, layer, run_id, staged, previous)
+        elif mode is Mode.REPLACE:  # the union of the regions exists only here
+            result = replace_region(cur, layer, region, run_id, staged, previous)
+            build_generalised(cur, layer, live_name(layer))
         else:
-            result = (
-                upsert(cur, layer, run_id, staged) if mode is Mode.UPSERT else append(cur, layer)
-            )
-            drop_stage(cur, layer)
-            build_generalised(cur, layer, live_name(layer))  # the version exists only here
+            result = _change_rows(cur, layer, mode, run_id, staged, region)
         swap_generalised(cur, layer)
         record(cur, result)
     conn.commit()
+    return result
+
+
+def _change_rows(
+    cur: psycopg.Cursor, layer: Layer, mode: Mode, run_id: int, staged: int, region: str | None
+) -> Published:
+    """Upsert or append the stage, drop it, build the version's tiles' tables."""
+    if region is not None:  # the region's first load may be an upsert or append
+        regions.ensure_partition(cur, layer, region)
+    if mode is Mode.UPSERT:
+        result = upsert(cur, layer, run_id, staged, region)
+    else:
+        result = append(cur, layer)
+    drop_stage(cur, layer)
+    build_generalised(cur, layer, live_name(layer))  # the version exists only here
     return result
 
 
@@ -175,6 +197,16 @@ def replace(
                 sql.SQL(privilege), live, sql.Identifier(grantee)
             )
         )
+    return Published(staged, previous)
+
+
+def replace_region(
+    cur: psycopg.Cursor, layer: Layer, region: str, run_id: int, staged: int, previous: int
+) -> Published:
+    """Swap the indexed stage in as the region's partition (``onemap.load.regions``)."""
+    live = live_name(layer)
+    lock_exclusive(cur, live, f"{DATA_SCHEMA}.{layer.id}")  # DETACH locks the parent
+    regions.replace_partition(cur, layer, region, run_id, previous)
     return Published(staged, previous)
 
 
@@ -221,8 +253,11 @@ def _blockers(cur: psycopg.Cursor, regclass: str) -> list[str]:
     return [r[0] for r in cur.execute("SELECT onemap_meta.swap_blockers(%s)", (regclass,))]
 
 
-def upsert(cur: psycopg.Cursor, layer: Layer, run_id: int, staged: int) -> Published:
-    """Supersede changed rows, insert new and changed ones, leave identical rows alone."""
+def upsert(
+    cur: psycopg.Cursor, layer: Layer, run_id: int, staged: int, region: str | None = None
+) -> Published:
+    """Supersede changed rows, insert new and changed ones, leave identical rows alone
+    (of one ``region``'s partition, if given: a key is a key within its region)."""
     live, stage = live_name(layer), stage_name(layer)
     key = sql.Identifier(layer.primary_key)
     # a row delivered again unchanged keeps its run and its source (the file that first
@@ -232,14 +267,17 @@ def upsert(cur: psycopg.Cursor, layer: Layer, run_id: int, staged: int) -> Publi
         sql.SQL(", ").join(sql.Identifier("t", c) for c in content),
         sql.SQL(", ").join(sql.Identifier("s", c) for c in content),
     )
-    changed = sql.SQL("s.{k} = t.{k} AND {d}").format(k=key, d=differs)
+    same = sql.SQL("s.{k} = t.{k}").format(k=key)
+    if region is not None:  # a constant, so that only the region's partition is read
+        same = sql.SQL("{} AND t.region = {}").format(same, sql.Literal(region))
+    changed = sql.SQL("{} AND {}").format(same, differs)
     archived = archive_rows(cur, layer, run_id, where=changed, using=sql.SQL("{} s").format(stage))
     cols = sql.SQL(", ").join(map(sql.Identifier, columns(layer)))
     cur.execute(
         sql.SQL(
             "INSERT INTO {live} ({cols}) SELECT {cols} FROM {stage} s "
-            "WHERE NOT EXISTS (SELECT 1 FROM {live} t WHERE t.{k} = s.{k})"
-        ).format(live=live, cols=cols, stage=stage, k=key)
+            "WHERE NOT EXISTS (SELECT 1 FROM {live} t WHERE {same})"
+        ).format(live=live, cols=cols, stage=stage, same=same)
     )
     inserted = cur.rowcount
     return Published(inserted, archived, unchanged=staged - inserted)

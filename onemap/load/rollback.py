@@ -17,6 +17,7 @@ from psycopg import sql
 
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer, get_layer
+from onemap.core.regions import layer_partitioned
 from onemap.core.settings import DbSettings
 from onemap.load.archive import content_columns
 from onemap.load.history import ensure_kept, published_runs, relation_as_of
@@ -44,6 +45,11 @@ def rollback(
     """Publish again the version of ``layer`` right after run ``to`` (default: the version
     before the current one), in one transaction; the rollback is recorded as a run."""
     layer = get_layer(layer) if isinstance(layer, str) else layer
+    if layer_partitioned(layer):
+        raise UserError(
+            f"layer '{layer.id}' is partitioned by region: a rollback of it is not supported "
+            "yet; load the region's earlier file again with --region"
+        )
     run = HistoryLoad(layer, to, settings, notify)
     run.execute()
     return Rollback(run.record.load_id, run.target, run.record.rows_loaded)

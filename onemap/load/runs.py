@@ -121,12 +121,13 @@ def start_run(
     source: str,
     mode: str,
     restored_from: int | None = None,
+    region: str | None = None,
 ) -> int:
     """Insert the run row (status 'running') and return its id."""
     row = meta.execute(
-        "INSERT INTO onemap_meta.loads (layer, source_file, mode, run_by, restored_from) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING load_id",
-        (layer.id, source, mode, _who(), restored_from),
+        "INSERT INTO onemap_meta.loads (layer, source_file, mode, run_by, restored_from, "
+        "region) VALUES (%s, %s, %s, %s, %s, %s) RETURNING load_id",
+        (layer.id, source, mode, _who(), restored_from, region),
     ).fetchone()
     return int(row[0])
 

@@ -32,3 +32,7 @@ CREATE INDEX IF NOT EXISTS rejects_load_idx ON onemap_meta.rejects (load_id);
 
 -- The loader's meta connection; a 'running' run whose backend is gone was killed.
 ALTER TABLE onemap_meta.loads ADD COLUMN IF NOT EXISTS backend_pid integer DEFAULT pg_backend_pid();
+
+-- The region (Kemendagri code) a run replaced, in a deployment partitioned by region
+-- (onemap.load.regions); NULL: the whole layer.
+ALTER TABLE onemap_meta.loads ADD COLUMN IF NOT EXISTS region text;

@@ -47,6 +47,7 @@ from onemap.load.stage import (
     duplicates,
     index_jobs,
     live_name,
+    move_stage_home,
     run_parallel,
     stage_name,
 )
@@ -95,6 +96,9 @@ def make_current(
     together).
     """
     if mode is Mode.REPLACE:  # the longest first: GiST, then the key, the rest
+        with conn.cursor() as cur:
+            move_stage_home(cur, layer)  # before its indexes are built
+        conn.commit()
         unique, *model = index_jobs(layer)
         jobs = dict(enumerate([*model[:1], unique, *model[1:]]))
     else:

@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps clean stop
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg
 
 bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first render in Chromium (~4 min)
 	$(PY) -m bench.maps
+
+bench-soak: venv db ## soak: 8 connections, 5 min of items, tiles and reports while road_condition is replaced every 30 s (SOAK_SECONDS=300)
+	$(PY) -m bench.soak --duration $(or $(SOAK_SECONDS),300)
 
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load

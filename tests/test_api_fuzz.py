@@ -18,21 +18,6 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from onemap.serve.openapi_local import remote_refs
 
-# Operations that still answer some fuzzed requests with a 500, inside pygeoapi code that
-# onemap does not replace yet (issue 13 follow-up; each is a ValueError of a client value
-# that pygeoapi turns into a 500). Listed so the rest is enforced; remove an entry once it
-# is fixed.
-TILE = "GET /collections/{}/tiles/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
-VECTOR_LAYERS = ("admin_kecamatan", "admin_kelurahan", "drainage", "flood_zones", "reports")
-KNOWN_SERVER_ERRORS = {
-    # tile path parameters (tileMatrix 'NaN': int() in pygeoapi.api.tiles) -> 500
-    *(TILE.format(c) for c in (*VECTOR_LAYERS, "road_condition", "zoning")),
-    "GET /collections/catalog/queryables",  # records provider: 'DummyManager' / None type
-    "GET /collections/flood_depth/coverage",  # pygeoapi.api.coverages: bad bbox -> 500
-    "POST /processes/indicators/execution",  # pygeoapi.api.processes: manager errors -> 500
-    "POST /processes/reports-evaluation/execution",
-}
-
 # Examples per operation; process execution runs an indicator each time, so fewer there.
 EXAMPLES = 12
 EXAMPLES_EXECUTION = 4
@@ -73,8 +58,7 @@ def test_every_operation_survives_fuzzing(api, api_schema) -> None:
         try:
             _run(operation, api, examples)
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - one report for all
-            if operation.label not in KNOWN_SERVER_ERRORS:
-                failures.append(f"{operation.label}: {str(exc)[:1500]}")
+            failures.append(f"{operation.label}: {str(exc)[:1500]}")
         ran += 1
     assert ran > 40, f"only {ran} operations in the API document"
     assert not failures, "\n\n".join(failures)

@@ -19,6 +19,7 @@ from onemap.serve.provider import ProviderBusyError, db_failure
 from onemap.serve.query_check import MAX_JSON_DEPTH
 
 ITEMS = "/collections/road_condition/items"
+TILES = "/collections/road_condition/tiles/WebMercatorQuad"
 
 # (path, query parameters, a word the error message must contain)
 BAD_QUERIES = [
@@ -48,6 +49,16 @@ BAD_QUERIES = [
     (ITEMS, {"datetime": "not-a-time"}, ""),
     ("/collections", {"f": "xyz"}, "format"),
     ("/processes/indicators", {"f": "xyz"}, "format"),
+    # values pygeoapi itself answered with a 500 (onemap.serve.request_check)
+    (f"{TILES}/NaN/0/0", {}, "tileMatrix"),
+    (f"{TILES}/14/-1/0", {}, "tileRow"),
+    (f"{TILES}/14/0/{'9' * 4000}", {}, "tileCol"),  # int() takes it; no tile has it
+    (f"{TILES}/14/0/\u0663", {}, "tileCol"),  # an Arabic-Indic digit: int() reads it
+    ("/collections/admin_kecamatan/tiles/WebMercatorQuad/x/1/1", {}, "tileMatrix"),
+    ("/collections/flood_depth/coverage", {"bbox": "110.4,-6.9,110.5,-7.1"}, "miny"),
+    ("/collections/flood_depth/coverage", {"bbox": "a,b,c,d"}, "bbox"),
+    ("/collections/flood_depth/coverage", {"bbox": "110.4,-7.1,inf,-6.9"}, "bbox"),
+    ("/collections/catalog/queryables", {"profile": "actual-domain", "properties": "q"}, "q"),
 ]
 
 
@@ -122,6 +133,39 @@ def test_bad_process_body_is_not_a_server_error(api, body) -> None:
         timeout=120,
     )
     assert r.status_code < 500, r.text[:300]
+
+
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        ('{"inputs": {}, "subscriber": "http://example.org/"}', "subscriber"),
+        ('{"inputs": {}, "subscriber": {"successUri": "http://127.0.0.1:1/"}}', "subscriber"),
+        ('{"inputs": {}, "subscriber": {"inProgressUri": "x"}}', "subscriber"),
+        ('{"inputs": [1, 2]}', "inputs"),
+        ('{"inputs": {}, "outputs": "all"}', "outputs"),
+        ('{"inputs": {}, "response": 5}', "response"),
+    ],
+)
+@pytest.mark.parametrize("process", ["indicators", "reports-evaluation"])
+def test_bad_execution_member_is_a_named_400(api, process, body, word) -> None:
+    r = requests.post(
+        f"{api}/processes/{process}/execution",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=120,
+    )
+    assert r.status_code == 400, r.text[:300]
+    assert word in r.json()["description"]
+
+
+def test_catalogue_domains_without_q_are_answered(api) -> None:
+    r = requests.get(
+        f"{api}/collections/catalog/queryables",
+        params={"profile": "actual-domain", "properties": "title,license", "f": "json"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert set(r.json()["properties"]) == {"geometry", "title", "license"}
 
 
 @pytest.mark.parametrize(

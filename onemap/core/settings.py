@@ -259,6 +259,10 @@ class LimitSettings(BaseSettings):
       machine is gone after ``load_keepalive_s`` + 3 probes.
     - ``rejects_per_reason``: a load stores the first N refused rows of each kind of
       problem in ``onemap_meta.rejects`` and counts the rest (``onemap.load.runs``).
+    - ``stage_tablespace``: the PostgreSQL tablespace a load's staging table is written
+      to (default: the database's own). On a volume of its own, a file too big for the
+      disk fills that volume, not the one the published layers and the WAL live on; a
+      replace moves the checked stage out of it before publishing (``onemap.load.stage``).
     """
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_")
@@ -272,3 +276,4 @@ class LimitSettings(BaseSettings):
     load_idle_timeout_s: int = Field(default=600, ge=1)
     load_keepalive_s: int = Field(default=30, ge=1)
     rejects_per_reason: int = Field(default=100, ge=1)
+    stage_tablespace: str | None = None

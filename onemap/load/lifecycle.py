@@ -30,7 +30,7 @@ from psycopg import sql
 
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
-from onemap.core.settings import DbSettings
+from onemap.core.settings import DbSettings, LimitSettings, env_name
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.history import apply_policy
@@ -174,6 +174,12 @@ class LayerRun(abc.ABC):
             raise
         except psycopg.Error as exc:
             message = self.refused(exc)
+            if isinstance(exc, psycopg.errors.DiskFull):  # SQLSTATE 53100
+                message += (
+                    ". The database ran out of disk space; the published layer was not changed."
+                    " Free space (or give the stage a volume of its own: "
+                    f"{env_name(LimitSettings, 'stage_tablespace')}) and load again"
+                )
             self._failed(message)
             raise LoadError(message) from exc
         except BaseException:

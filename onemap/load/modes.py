@@ -49,6 +49,7 @@ from onemap.load.stage import (
     duplicates,
     index_jobs,
     live_name,
+    move_stage_home,
     run_parallel,
     stage_name,
 )
@@ -99,6 +100,9 @@ def make_current(
     together). ``region``: replace that region's partition only (``onemap.load.regions``).
     """
     if mode is Mode.REPLACE:  # the longest first: GiST, then the key, the rest
+        with conn.cursor() as cur:
+            move_stage_home(cur, layer)  # before its indexes are built
+        conn.commit()
         unique, *model = index_jobs(layer) if region is None else regions.index_jobs(layer, region)
         jobs = dict(enumerate([*model[:1], unique, *model[1:]]))
     else:

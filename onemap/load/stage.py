@@ -26,12 +26,19 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex
 
 from onemap.core.layers import Layer
-from onemap.core.settings import Tuning
+from onemap.core.settings import LimitSettings, Tuning
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA, STAGE_SCHEMA, layer_table
 from onemap.load.encode import HEADER, TRAILER
 
 _DONE = object()
+# The published table's tablespace (0 in pg_class: the database's default).
+HOME_TABLESPACE = """
+SELECT t.spcname FROM pg_tablespace t
+WHERE t.oid = coalesce(
+    nullif((SELECT c.reltablespace FROM pg_class c WHERE c.oid = %s::regclass), 0),
+    (SELECT d.dattablespace FROM pg_database d WHERE d.datname = current_database()))
+"""
 
 
 def stage_name(layer: Layer) -> sql.Identifier:
@@ -45,17 +52,36 @@ def live_name(layer: Layer) -> sql.Identifier:
 
 
 def create_stage(cur: psycopg.Cursor, layer: Layer) -> sql.Identifier:
-    """An empty stage shaped like the published table, with its CHECKs, without indexes."""
+    """An empty stage shaped like the published table, with its CHECKs, without indexes,
+    in ``LimitSettings.stage_tablespace`` when one is set."""
     stage = stage_name(layer)
+    tablespace = LimitSettings().stage_tablespace
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))  # left by a killed loader
     cur.execute(
         sql.SQL(
             "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION)"
-        ).format(stage, live_name(layer))
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION){}"
+        ).format(
+            stage,
+            live_name(layer),
+            sql.SQL(" TABLESPACE {}").format(sql.Identifier(tablespace))
+            if tablespace
+            else sql.SQL(""),
+        )
     )
     cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN _row integer").format(stage))
     return stage
+
+
+def move_stage_home(cur: psycopg.Cursor, layer: Layer) -> None:
+    """Move a replace's checked stage out of the stage tablespace into the published
+    table's, before it becomes the layer (only the stage lives in the stage tablespace)."""
+    if LimitSettings().stage_tablespace is None:
+        return
+    name = cur.execute(HOME_TABLESPACE, (f"{DATA_SCHEMA}.{layer.id}",)).fetchone()[0]
+    cur.execute(
+        sql.SQL("ALTER TABLE {} SET TABLESPACE {}").format(stage_name(layer), sql.Identifier(name))
+    )
 
 
 class StageWriter:
@@ -77,15 +103,19 @@ class StageWriter:
         self._thread.start()
 
     def _run(self) -> None:
+        drained = False
         try:
             with self._cur.copy(self._statement) as cp:
                 cp.write(HEADER)
                 while (item := self._queue.get()) is not _DONE:
                     cp.write(item)
+                drained = True
                 cp.write(TRAILER)
         except BaseException as exc:  # handed to the main thread
             self._error = exc
-            while self._queue.get() is not _DONE:  # unblock the producer
+            # unblock the producer; PostgreSQL reports most COPY errors (a full disk, a
+            # CHECK) only when the COPY ends, after _DONE was taken: then nothing is left
+            while not drained and self._queue.get() is not _DONE:
                 pass
 
     def _raise(self) -> None:

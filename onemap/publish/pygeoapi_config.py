@@ -16,7 +16,13 @@ import yaml
 from onemap.core import extensions
 from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import DbSettings, ServeSettings, env_name, password_variable
+from onemap.core.settings import (
+    DbSettings,
+    LimitSettings,
+    ServeSettings,
+    env_name,
+    password_variable,
+)
 from onemap.db.connect import connect_owner
 from onemap.db.models import DATA_SCHEMA
 from onemap.load.coverage_files import published_path
@@ -36,8 +42,15 @@ OUTPUT_CRS = [CRS84] + [f"http://www.opengis.net/def/crs/EPSG/0/{c}" for c in ge
 # Session settings of the serving connections (libpq ``options``): one request is one
 # short query and the workers already use the cores, so no parallel query workers
 # (starting them cost ~80 ms of a 14 ms z14 tile, measured on the bench table) and no JIT
-# compilation; a runaway request is cancelled after a minute.
-SESSION = "-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout=60s"
+# compilation; a runaway request is cancelled after LimitSettings.statement_timeout_s,
+# resolved when the server starts (the same value as onemap's own serving connections).
+STATEMENT_TIMEOUT = (
+    f"${{{env_name(LimitSettings, 'statement_timeout_s')}"
+    f":-{LimitSettings.model_fields['statement_timeout_s'].default:g}}}s"
+)
+SESSION = (
+    f"-c max_parallel_workers_per_gather=0 -c jit=off -c statement_timeout={STATEMENT_TIMEOUT}"
+)
 # Connections per gunicorn worker: a sync worker serves one request at a time, and the
 # feature and tile providers share one engine when their options match (pygeoapi caches
 # engines by their arguments), so workers × 4 connections at most.

@@ -18,6 +18,7 @@ from onemap.core.errors import UserError
 from onemap.db.connect import role_conninfo
 from onemap.reports import EVALUATION_PROCESS
 from onemap.reports.evaluation import DEFINITIONS, evaluate
+from onemap.serve.busy import busy_is_503
 from onemap.serve.connections import serving_conninfo
 
 INPUTS = ("month", "as_of")
@@ -98,7 +99,8 @@ class ReportsEvaluationProcessor(BaseProcessor):
     def execute(self, data: dict[str, Any], outputs: dict | None = None) -> tuple[str, Any]:
         """Evaluate the requested month and return the JSON document."""
         try:
-            return "application/json", run(data or {})
+            with busy_is_503():  # a timeout is the server's limit, not a bad input
+                return "application/json", run(data or {})
         except UserError as exc:
             raise ProcessorExecuteError(user_msg=str(exc)) from exc
 

@@ -24,7 +24,8 @@
   too deeply is a 400 before any parser recurses into it (``_check_body``); a gzip
   ``Content-Encoding`` is only sent on a gzipped body, every response varies on
   ``Accept-Encoding``, and a 503 (a statement timeout) says when to retry
-  (``_honest_headers``).
+  (``_honest_headers``). Values pygeoapi itself would answer with a 500 (tile indexes, a
+  coverage bbox, execution members) are 400s first (``onemap.serve.request_check``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import psycopg
 from flask import Flask, Response, g, request
 
 from onemap.core.settings import ServeSettings
-from onemap.serve import limits, pygeoapi_patches
+from onemap.serve import busy, limits, pygeoapi_patches, request_check
 from onemap.serve.coverages import describe_grid
 from onemap.serve.query_check import MAX_JSON_DEPTH, json_nesting
 
@@ -234,6 +235,8 @@ def install(app: Flask) -> None:
     _live_extents(app)
     coverages = _coverage_providers()
     app.before_request(_check_body)
+    request_check.install(app)  # values pygeoapi would answer with a 500
+    busy.install(app)  # a process whose statement timed out: 503 (before _honest_headers)
     # first in the list: Flask runs after-request hooks in reverse, so this one runs last
     # and sees the headers every other hook (the features' too) has set
     app.after_request_funcs.setdefault(None, []).insert(0, _honest_headers)

@@ -32,13 +32,14 @@ from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import case, column, func, select, table
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from onemap.core.layers import Layer, load_layers
 from onemap.core.tile_rules import MAX_TILE_BYTES, TileRules
 from onemap.db.models import TILES_SCHEMA
 from onemap.db.tile_tables import tile_table
+from onemap.serve.provider import db_failure
 from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
@@ -101,6 +102,16 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
         if not schemes or not self.is_in_limits(schemes[0], z, x, y):
             raise ProviderTileNotFoundError
         spec = layer_spec(self.table)
+        try:
+            tile, key = self._tile(spec, tileset, schemes[0], layer, z, y, x)
+        except DBAPIError as exc:  # a timeout: 503 with Retry-After, not a 500
+            raise db_failure(exc) from exc
+        if has_request_context():  # the response's ETag and thinning note (extras)
+            g.onemap_tile = (key, tile)
+        return tile.data or None
+
+    def _tile(self, spec, tileset, scheme, layer, z, y, x) -> tuple[Tile, str | None]:
+        """The tile (from the cache, or drawn and cached) and its version key."""
         with Session(self._engine) as session:
             key = None
             if spec is not None and not spec.changes_between_loads:
@@ -108,12 +119,10 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
                 key = version_key(run.scalar(), spec)
             tile = tile_cache().get(self.table, key, tileset, z, y, x) if key else None
             if tile is None:
-                tile = self._draw(session, spec, schemes[0], layer, z, y, x)
+                tile = self._draw(session, spec, scheme, layer, z, y, x)
                 if key:
                     tile_cache().put(self.table, key, tileset, z, y, x, tile)
-        if has_request_context():  # the response's ETag and thinning note (extras)
-            g.onemap_tile = (key, tile)
-        return tile.data or None
+        return tile, key
 
     def _draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
         rules = spec.tiles if spec is not None else TileRules()

@@ -17,6 +17,7 @@ from onemap.core.errors import UserError
 from onemap.db.connect import reader_conninfo
 from onemap.indicators import CHOICES, INDICATORS, Request, run
 from onemap.indicators.config import load_config
+from onemap.serve.busy import busy_is_503
 from onemap.serve.connections import serving_conninfo
 from onemap.serve.processes import INDICATORS_PROCESS
 
@@ -120,7 +121,8 @@ class IndicatorsProcessor(BaseProcessor):
         """Compute the requested indicator(s) and return the JSON document."""
         try:
             conninfo = serving_conninfo(reader_conninfo())  # with the statement timeout
-            return "application/json", run(request_from(data or {}), conninfo=conninfo)
+            with busy_is_503():  # a timeout is the server's limit, not a bad input
+                return "application/json", run(request_from(data or {}), conninfo=conninfo)
         except UserError as exc:
             raise ProcessorExecuteError(user_msg=str(exc)) from exc
 

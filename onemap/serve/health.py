@@ -21,15 +21,18 @@ from onemap.core.settings import DbSettings, TopologySettings
 from onemap.db.connect import reader_conninfo, role_params
 from onemap.serve.connections import RoleConnection
 
-# Replay lag of a standby (PostgreSQL 15 manual 28.2 "Monitoring"): nothing received is
-# left to replay → 0, else the time since the last replayed commit. A primary lags 0.
+# Replay lag of a standby (PostgreSQL 15 manual 28.2 "Monitoring"): nothing received
+# beyond what is replayed → 0, else the time since the last replayed commit. After a
+# restart the received position starts behind the replayed one, or is NULL until the WAL
+# receiver streams: also 0 (it replays whatever it receives). A primary lags 0.
 STATE_SQL = """
 SELECT pg_catalog.pg_is_in_recovery(),
        CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN 0
-            WHEN pg_catalog.pg_last_wal_receive_lsn()
-                 IS NOT DISTINCT FROM pg_catalog.pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM pg_catalog.now()
-                         - pg_catalog.pg_last_xact_replay_timestamp())::float8
+            WHEN pg_catalog.pg_last_wal_receive_lsn() IS NULL
+              OR pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn()
+            THEN 0
+            ELSE coalesce(extract(epoch FROM pg_catalog.now()
+                          - pg_catalog.pg_last_xact_replay_timestamp())::float8, 0)
        END,
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
             ELSE pg_catalog.pg_current_wal_lsn() END::text

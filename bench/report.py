@@ -289,7 +289,11 @@ def main() -> None:
     if parts["maps"]:
         lines += ["## Maps: page weight and first render in headless Chromium", ""]
         lines += maps_tables() + [""]
-    for part, title in (("ORDER.md", "Rows in spatial order"), ("QUICKSTART.md", "Quick start")):
+    for part, title in (
+        ("ORDER.md", "Rows in spatial order"),
+        ("QUICKSTART.md", "Quick start"),
+        ("CLUSTER.md", "Cluster: HAProxy, API nodes, replicas"),  # bench/cluster.py writes it
+    ):
         if (BENCH / part).exists():  # measured by hand (bench/spatial_order.py, /usr/bin/time)
             lines += [f"## {title}", "", *_body(BENCH / part), ""]
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")

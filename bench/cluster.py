@@ -125,7 +125,9 @@ def markdown(out: dict) -> str:
         f"in {lag['load_s']:.1f} s, writing {lag['wal_bytes'] / 2**20:,.0f} MB of WAL; the "
         f"two replicas had replayed the publish {waits} after its commit (the wait "
         "`onemap load` does by default). Streaming replication replays the WAL while the "
-        "load is still writing its stage, so what is left at the commit is the end of it.",
+        "load is still writing its stage, so what is left at the commit is the end of it. "
+        "The load's own time includes the two replicas replaying its WAL on the same cores "
+        "(and whatever else the machine ran): the load benchmark above measures it alone.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -260,9 +260,17 @@ def load(
         _fail(exc)
     load_summary(out, res, path)
     if wait:
-        from onemap.db.replication import wait_for_replicas
+        _wait_for_replicas(wait_timeout)
 
-        wait_for_replicas(wait_timeout, notify=lambda m: err.print(m, highlight=False))
+
+def _wait_for_replicas(timeout_s: float | None) -> None:
+    """Read-your-writes: wait until the configured replicas replayed the publish."""
+    from onemap.db.replication import wait_for_replicas
+
+    try:
+        wait_for_replicas(timeout_s, notify=lambda m: err.print(m, highlight=False))
+    except UserError as exc:  # the primary itself is gone after the publish
+        _fail(exc)
 
 
 def _bounds(text: str) -> tuple[float, ...]:
@@ -341,6 +349,10 @@ def rollback_cmd(
         int | None,
         typer.Option(help="the run whose version to restore (default: the one before now)"),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="wait until every replica (ONEMAP_READ_DSNS) has replayed it"),
+    ] = True,
 ) -> None:
     """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
     from onemap.core.layers import get_layer
@@ -354,6 +366,8 @@ def rollback_cmd(
         f"{layer}: restored the version of run {done.restored_from} "
         f"({done.rows} rows) as run {done.load_id}"
     )
+    if wait:
+        _wait_for_replicas(None)
 
 
 @app.command("load-demo")

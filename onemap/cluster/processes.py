@@ -76,40 +76,43 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def stop_pid(pid_file: Path, sig: int = signal.SIGTERM, timeout_s: float = 20) -> bool:
-    """Signal the process of ``pid_file`` and wait for it to exit; False if none ran."""
+    """Signal the process of ``pid_file`` and wait for it to exit (SIGKILL after
+    ``timeout_s``); False if none ran."""
     pid = read_pid(pid_file)
     if pid is None:
         return False
     os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and read_pid(pid_file) == pid:
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")
         time.sleep(0.1)
-        if _gone(pid):
-            break
-    if not _gone(pid):
-        os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return True
 
 
 def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (reaped here when it is our child, e.g. an API node)."""
     try:
-        os.waitpid(pid, os.WNOHANG)  # our own child: reap it
+        os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
     try:
         os.kill(pid, 0)
     except OSError:
         return True
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] == "Z"
+    stat = Path(f"/proc/{pid}/stat")  # a zombie of another parent: exited
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def need(binary: str, package: str) -> str:
     """Path of a Debian-packaged binary, or a ``UserError`` saying what to install."""
-    found = shutil.which(binary) or next(
-        (str(p) for p in (Path("/usr/sbin") / binary,) if p.exists()), None
-    )
+    # Debian puts daemons in /usr/sbin, which a normal user's PATH may lack
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin")
     if not found:
         raise UserError(
             f"{binary} is not installed: apt-get install {package} (as root: make system-deps)"

@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop cluster-demo cluster-down bench-cluster
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ demo: publish maps service-user ## set up everything (venv, PostGIS, data, API c
 test: system-deps venv service-user ## run the test suite (starts the project's PostGIS and pygeoapi itself)
 	$(PY) -m pytest -q
 
-system-deps: ## install PostgreSQL/PostGIS, GDAL, Chromium and QGIS from Debian when missing (root)
-	@scripts/system-deps chromium qgis
+system-deps: ## install PostgreSQL/PostGIS, GDAL, Chromium, QGIS, PgBouncer, HAProxy from Debian when missing (root)
+	@scripts/system-deps chromium qgis pgbouncer haproxy
 
 service-user: venv ## as root: the system user the server drops to, able to reach the venv's Python
 	@scripts/service-user $(PY)
@@ -81,7 +81,19 @@ bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and be
 	$(PY) -m bench.maps
 	$(PY) -m bench.report
 
-stop: ## stop the project's PostGIS cluster
+cluster-demo: publish service-user ## primary + 2 replicas, PgBouncers, 2 API nodes, HAProxy on 55440 (docs/scale-out.md)
+	$(ONEMAP) cluster up
+	$(ONEMAP) cluster status
+	@echo "OGC API through HAProxy: http://127.0.0.1:55440/collections  (make cluster-down stops it)"
+
+cluster-down: ## stop the cluster rehearsal and delete the replicas' copies
+	-$(ONEMAP) cluster down --purge
+
+bench-cluster: bench-setup db ## requests/s through HAProxy, 1-2 nodes on 1-2 replicas; replication lag of a 1M load
+	$(PY) -m bench.cluster
+
+stop: ## stop the project's PostGIS cluster (and the cluster rehearsal)
+	-$(ONEMAP) cluster down
 	-$(ONEMAP) db down
 
 clean: stop ## remove the venv, the cluster, generated data and the site

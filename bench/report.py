@@ -293,6 +293,7 @@ def main() -> None:
         ("ORDER.md", "Rows in spatial order"),
         ("QUICKSTART.md", "Quick start"),
         ("SOAK.md", "Soak"),
+        ("CLUSTER.md", "Cluster: HAProxy, API nodes, replicas"),  # bench/cluster.py writes it
     ):
         if (BENCH / part).exists():  # measured by hand (bench/spatial_order.py, /usr/bin/time)
             lines += [f"## {title}", "", *_body(BENCH / part), ""]

@@ -23,6 +23,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+cluster_app = typer.Typer(
+    help="A primary, replicas, PgBouncers, API nodes and HAProxy on this machine "
+    "(docs/scale-out.md).",
+    no_args_is_help=True,
+)
+app.add_typer(cluster_app, name="cluster")
 for feature in extensions.features():  # e.g. `onemap reports …`, `onemap users …`
     for name, sub_app in feature.cli().items():
         app.add_typer(sub_app, name=name)
@@ -101,6 +107,81 @@ def db_rebuild(
     out.print(f"rebuilt onemap.{layer}")
 
 
+@cluster_app.command("up")
+def cluster_up() -> None:
+    """Start the rehearsal: the primary, its replicas, PgBouncers, API nodes, HAProxy."""
+    from onemap.cluster import control
+
+    try:
+        lay = control.up(report=lambda m: out.print(m, highlight=False))
+    except UserError as exc:
+        _fail(exc)
+    out.print("loads that wait for the replicas (read-your-writes) need:", highlight=False)
+    for name, value in lay.loader_env().items():
+        out.print(f"  export {name}='{value}'", highlight=False, soft_wrap=True)
+
+
+@cluster_app.command("down")
+def cluster_down(
+    purge: Annotated[
+        bool, typer.Option(help="also delete the replicas' copies and the nodes' folders")
+    ] = False,
+) -> None:
+    """Stop the rehearsal's processes (the primary keeps running: onemap db down)."""
+    from onemap.cluster import control
+
+    try:
+        control.down(purge=purge)
+    except UserError as exc:
+        _fail(exc)
+    out.print("stopped")
+
+
+@cluster_app.command("status")
+def cluster_status(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Each process's port and state; each API node's database, replay lag and versions."""
+    from onemap.cluster import control
+
+    try:
+        state = control.status()
+    except UserError as exc:
+        _fail(exc)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(state, indent=2) + "\n")
+        return
+    table = Table("process", "port", "state")
+    table.add_row("primary", str(state["primary"]["port"]), _running(state["primary"]))
+    for i, rep in state["replicas"].items():
+        lag = rep.get("replay_lag_s")
+        detail = f"{rep['state']}, {rep.get('behind_bytes') or 0} bytes behind"
+        if lag is not None:
+            detail += f", replay lag {lag:.3f} s"
+        table.add_row(f"replica {i}", str(rep["port"]), f"{_running(rep)}: {detail}")
+    for j, bouncer in state["pgbouncers"].items():
+        table.add_row(f"pgbouncer {j}", str(bouncer["port"]), _running(bouncer))
+    for k, node in state["nodes"].items():
+        health = node["health"]
+        if health is None:
+            detail = "not answering"
+        elif "error" in health:
+            detail = f"503: {health['error']}"
+        else:
+            detail = (
+                f"{'ok' if health['ok'] else '503'}: reads {health['role']} "
+                f"port {health['database']['port']}, lag {health['replay_lag_s']} s, "
+                f"versions {health['published_versions']}"
+            )
+        table.add_row(f"API node {k}", str(node["port"]), detail)
+    table.add_row("haproxy", str(state["haproxy"]["port"]), _running(state["haproxy"]))
+    out.print(table)
+
+
+def _running(entry: dict) -> str:
+    return "running" if entry["running"] else "stopped"
+
+
 @app.command(
     "load",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -167,10 +248,19 @@ def load(
             "partition the file replaces"
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="wait until every replica (ONEMAP_READ_DSNS) has replayed the load"),
+    ] = True,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(help="seconds to wait for the replicas (default ONEMAP_REPLICA_WAIT_S)"),
+    ] = None,
 ) -> None:
     """Validate a file and publish it as the layer's new version (all or nothing).
 
     Values for fields the file lacks can be given as --<field> VALUE (e.g. --flood-type rob).
+    With replicas configured, waits until each has replayed the publish (--no-wait: not).
     """
     from onemap.core.layers import get_layer
     from onemap.load.console import extra_options, load_summary
@@ -202,6 +292,18 @@ def load(
     except (UserError, KeyError) as exc:
         _fail(exc)
     load_summary(out, res, path)
+    if wait:
+        _wait_for_replicas(wait_timeout)
+
+
+def _wait_for_replicas(timeout_s: float | None) -> None:
+    """Read-your-writes: wait until the configured replicas replayed the publish."""
+    from onemap.db.replication import wait_for_replicas
+
+    try:
+        wait_for_replicas(timeout_s, notify=lambda m: err.print(m, highlight=False))
+    except UserError as exc:  # the primary itself is gone after the publish
+        _fail(exc)
 
 
 def _bounds(text: str) -> tuple[float, ...]:
@@ -292,6 +394,10 @@ def rollback_cmd(
         int | None,
         typer.Option(help="the run whose version to restore (default: the one before now)"),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="wait until every replica (ONEMAP_READ_DSNS) has replayed it"),
+    ] = True,
 ) -> None:
     """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
     from onemap.core.layers import get_layer
@@ -305,6 +411,8 @@ def rollback_cmd(
         f"{layer}: restored the version of run {done.restored_from} "
         f"({done.rows} rows) as run {done.load_id}"
     )
+    if wait:
+        _wait_for_replicas(None)
 
 
 @app.command("load-demo")

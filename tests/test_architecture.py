@@ -24,6 +24,7 @@ ORDER = (
     "onemap.serve",
     "onemap.publish",
     "onemap.reports",
+    "onemap.cluster",
     "onemap.cli",
 )
 

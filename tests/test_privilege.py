@@ -138,7 +138,9 @@ def test_the_superuser_is_peer_only(live) -> None:
     ]
     assert not [line for line in hba if "trust" in line]
     assert [line for line in hba if line[0] == "local"] == [
-        ["local", "all", "postgres", "peer", f"map={cluster.SUPERUSER_MAP}"]
+        ["local", "all", "postgres", "peer", f"map={cluster.SUPERUSER_MAP}"],
+        # its replicas (onemap cluster), the same OS user only
+        ["local", "replication", "postgres", "peer", f"map={cluster.SUPERUSER_MAP}"],
     ]
     ident = (cl.data_dir / "pg_ident.conf").read_text().split("\n")
     assert [line.split() for line in ident if line and not line.startswith("#")] == [
@@ -163,18 +165,18 @@ def test_the_cluster_folder_is_ours_or_refused() -> None:
     try:
         cl = cluster.Cluster(DbSettings(state_dir=state))
         assert cl.own_dirs == [state / "pg"]
-        cluster._make_dirs(cl)
+        cluster.make_dirs(cl)
         info = os.stat(state / "pg")
         assert (info.st_mode & 0o777, info.st_uid) == (0o700, owner)
-        cluster._make_dirs(cl)  # ours: accepted again
+        cluster.make_dirs(cl)  # ours: accepted again
         (state / "pg").chmod(0o777)
         with pytest.raises(UserError, match="refusing the cluster folder"):
-            cluster._make_dirs(cl)
+            cluster.make_dirs(cl)
         (state / "pg").chmod(0o700)
         if root:
             shutil.chown(state / "pg", "nobody")
             with pytest.raises(UserError, match="refusing the cluster folder"):
-                cluster._make_dirs(cl)
+                cluster.make_dirs(cl)
     finally:
         shutil.rmtree(state)
     if not root:
@@ -189,7 +191,7 @@ def test_the_cluster_folder_is_ours_or_refused() -> None:
     try:
         shutil.chown(top, "nobody")
         with pytest.raises(UserError, match="refusing the cluster folder"):
-            cluster._make_dirs(cl)
+            cluster.make_dirs(cl)
     finally:
         shutil.rmtree(top)
 

@@ -8,6 +8,7 @@ from the machine by ``tuning_for``. docs/configuration.md lists every setting.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 2**20
 # The PostgreSQL major version `onemap db up` installs from Debian when none is found.
@@ -174,6 +176,58 @@ class RegionSettings(BaseSettings):
 
     regions_file: Path = Field(default_factory=lambda: project_root() / "config" / "regions.yaml")
     partition_by_region: bool | None = None
+
+
+class TopologySettings(BaseSettings):
+    """Where reads and writes go when the database is a primary with replicas
+    (docs/scale-out.md). Unset, everything uses the one database ``DbSettings`` names.
+
+    - ``write_dsn``: the primary (loads, report intake, staff), a libpq URL or conninfo
+      without user and password (each role brings its own).
+    - ``read_dsns``: the replicas (items, tiles, records, processes), a JSON list or one
+      DSN; a server reads from the first, ``onemap load`` waits for every one.
+    - ``db_pooled``: connections go through PgBouncer's transaction pooling, so psycopg
+      prepares no statements (``prepare_threshold=None``: a prepared statement lives in
+      one server session, which the next transaction may not get).
+    - ``max_replica_lag_s``: ``/health`` answers 503 above this replay lag, and a load
+      balancer checking it takes the node out of rotation.
+    - ``replica_wait_s``: how long ``onemap load`` waits for the replicas to replay it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_ignore_empty=True)
+
+    write_dsn: str | None = None
+    read_dsns: Annotated[list[str], NoDecode] = []
+    db_pooled: bool = False
+    max_replica_lag_s: float = Field(default=30, ge=0)
+    replica_wait_s: float = Field(default=120, ge=0)
+
+    @field_validator("read_dsns", mode="before")
+    @classmethod
+    def _one_or_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return json.loads(value) if value.startswith("[") else [value] if value else []
+        return value
+
+
+class ClusterSettings(BaseSettings):
+    """The one-machine rehearsal of a multi-machine deployment (``onemap cluster``,
+    docs/scale-out.md): HAProxy on ``port``, then the replicas, a PgBouncer per database
+    (the primary's first) and the API nodes on the ports after it, all on ``host``."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_CLUSTER_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=55440, ge=1024, le=65000)
+    replicas: int = Field(default=2, ge=1, le=8)
+    nodes: int = Field(default=2, ge=1, le=8)
+    node_workers: int = Field(default=1, ge=1)
+    # HAProxy's health check of each API node (GET /health): every interval, and a node is
+    # out after ``fall`` failed checks in a row, back after ``rise`` good ones.
+    check_interval_ms: int = Field(default=1000, ge=100)
+    check_fall: int = Field(default=2, ge=1)
+    check_rise: int = Field(default=2, ge=1)
 
 
 class LibpqSettings(BaseSettings):

@@ -48,6 +48,8 @@ HBA = """\
 # Written by onemap (onemap/db/cluster.py) at every start: edits here are replaced.
 # The superuser: over the socket only, for the OS user running the cluster (peer).
 local   all   {superuser}                  peer map={map}
+# Its replicas (onemap cluster: pg_basebackup and streaming), the same way.
+local   replication   {superuser}          peer map={map}
 # Every role: over TCP on the loopback, with its password.
 host    all   all         127.0.0.1/32     scram-sha-256
 host    all   all         ::1/128          scram-sha-256
@@ -234,7 +236,8 @@ def _own_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def _make_dirs(cluster: Cluster) -> None:
+def make_dirs(cluster: Cluster) -> None:
+    """The cluster's folders, created for its OS user (or checked: ``_own_dir``)."""
     for d in cluster.own_dirs:
         d.parent.mkdir(parents=True, exist_ok=True)
         _own_dir(d)
@@ -283,7 +286,7 @@ def start(settings: DbSettings) -> Cluster:
     """Create the cluster if needed and start it; idempotent."""
     ensure_packages(settings)
     cluster = Cluster(settings)
-    _make_dirs(cluster)
+    make_dirs(cluster)
     if not (cluster.data_dir / "PG_VERSION").exists():
         res = cluster.run(
             cluster.bin("initdb"),

@@ -18,7 +18,13 @@ import psycopg
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
-from onemap.core.settings import DbSettings, LibpqSettings, given_passwords, password_variable
+from onemap.core.settings import (
+    DbSettings,
+    LibpqSettings,
+    TopologySettings,
+    given_passwords,
+    password_variable,
+)
 
 # libpq's defaults, used when DATABASE_URL/PG* leave the host or port out but pygeoapi
 # needs them spelt out.
@@ -89,7 +95,10 @@ def role_params(
     """
     settings = settings or DbSettings()
     libpq = LibpqSettings()
-    if libpq.external:
+    topology_dsn = topology_target(role)
+    if topology_dsn:
+        where = _where(topology_dsn, settings)
+    elif libpq.external:
         base = psycopg.conninfo.conninfo_to_dict(libpq.database_url or "")
         if role == "owner" and user is None:
             return {k: v for k, v in base.items() if v is not None}
@@ -105,6 +114,35 @@ def role_params(
         "user": user or _role_name(role, settings),
         "password": _password(role, settings),
     }
+
+
+def topology_target(role: str, topology: TopologySettings | None = None) -> str | None:
+    """The DSN a role connects to when a primary/replica topology is configured: the
+    reader reads from the first read DSN, every other role writes to the write DSN."""
+    topology = topology or TopologySettings()
+    if role == "reader" and topology.read_dsns:
+        return topology.read_dsns[0]
+    return topology.write_dsn
+
+
+def _where(dsn: str, settings: DbSettings) -> dict[str, str | int]:
+    parts = psycopg.conninfo.conninfo_to_dict(dsn)
+    return {
+        "host": str(parts.get("host") or LIBPQ_HOST),
+        "port": int(parts.get("port") or LIBPQ_PORT),
+        "dbname": str(parts.get("dbname") or settings.name),
+    }
+
+
+def dsn_conninfo(dsn: str, role: str, settings: DbSettings | None = None) -> str:
+    """libpq conninfo of ``role`` on the database ``dsn`` names (a replica, say)."""
+    settings = settings or DbSettings()
+    params = {
+        **_where(dsn, settings),
+        "user": _role_name(role, settings),
+        "password": _password(role, settings),
+    }
+    return psycopg.conninfo.make_conninfo(application_name=f"onemap-{role}", **params)
 
 
 def _password(role: str, settings: DbSettings) -> str:
@@ -138,10 +176,17 @@ def reader_conninfo(settings: DbSettings | None = None) -> str:
     return role_conninfo("reader", settings)
 
 
+def pooled_options() -> dict[str, None]:
+    """psycopg connection options when the connections go through PgBouncer's transaction
+    pooling (``ONEMAP_DB_POOLED``): no prepared statements, which live in one server
+    session that the next transaction may not get (PgBouncer 1.18 does not track them)."""
+    return {"prepare_threshold": None} if TopologySettings().db_pooled else {}
+
+
 def connect_owner(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:
     """Open a connection as the loading role, with a readable error when it fails."""
     try:
-        return psycopg.connect(owner_conninfo(settings), **kwargs)
+        return psycopg.connect(owner_conninfo(settings), **{**pooled_options(), **kwargs})
     except psycopg.OperationalError as exc:
         raise UserError(
             f"cannot connect to the onemap database ({exc.__class__.__name__}: "

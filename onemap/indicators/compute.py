@@ -18,7 +18,7 @@ from onemap.core.city import get_city
 from onemap.core.errors import UserError
 from onemap.core.layers import load_layers
 from onemap.core.settings import DbSettings
-from onemap.db.connect import reader_conninfo
+from onemap.db.connect import pooled_options, reader_conninfo
 from onemap.indicators.config import IndicatorConfig, Treatments, load_config, load_treatments
 from onemap.indicators.context import Context, polygon_geometry
 from onemap.indicators.drainage_density import drainage_density
@@ -118,7 +118,7 @@ def compute(
         polygon = polygon_geometry(request.polygon, get_city())
     conninfo = conninfo or reader_conninfo(settings)
     try:
-        conn = psycopg.connect(conninfo)
+        conn = psycopg.connect(conninfo, **pooled_options())  # through PgBouncer too
     except psycopg.OperationalError as exc:
         raise UserError(f"cannot connect to the onemap database: {exc}") from exc
     with conn:

@@ -21,7 +21,7 @@ import psycopg
 
 from onemap.core.errors import UserError
 from onemap.core.settings import DbSettings
-from onemap.db.connect import role_conninfo
+from onemap.db.connect import pooled_options, role_conninfo
 from onemap.reports.config import ReportsConfig, load_config
 from onemap.reports.db import sql_text
 from onemap.reports.sla import working_days_between
@@ -104,7 +104,8 @@ def evaluate(
     if as_of.tzinfo is None:
         raise UserError("as_of needs a time zone")
     params = {"start": start, "end": end, "as_of": as_of, "tz": config.timezone}
-    with psycopg.connect(conninfo or role_conninfo("reader", settings)) as conn:
+    reader = conninfo or role_conninfo("reader", settings)
+    with psycopg.connect(reader, **pooled_options()) as conn:  # through PgBouncer too
         cur = conn.execute(sql_text("030_evaluation.sql"), params)
         names = [d.name for d in cur.description]
         found = {None if r[1] else r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}

@@ -3,6 +3,10 @@
 Every serving connection runs with ``session_options()``: a statement timeout (a runaway
 query is cancelled, ``LimitSettings.statement_timeout_s``), no parallel query workers and
 no JIT (one request is one short query, and the workers already use the cores).
+Through PgBouncer (``ONEMAP_DB_POOLED``) psycopg prepares no statements: with transaction
+pooling the next transaction may run in another server session, which does not know them
+(PgBouncer 1.18 does not track prepared statements); PgBouncer's ``connect_query`` sets the
+session options there (``onemap.cluster.pgbouncer``).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 import psycopg
 
 from onemap.core.settings import LimitSettings
+from onemap.db.connect import pooled_options
 
 
 def session_options(limits: LimitSettings | None = None) -> str:
@@ -46,7 +51,11 @@ class RoleConnection:
         conn: psycopg.Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.broken:
             conn = psycopg.connect(
-                self.conninfo(), autocommit=True, connect_timeout=10, options=session_options()
+                self.conninfo(),
+                autocommit=True,
+                connect_timeout=10,
+                options=session_options(),
+                **pooled_options(),
             )
             self._local.conn = conn
             with self.lock:

@@ -8,6 +8,8 @@ these routes:
 - ``/styles/<id>.sld`` and ``/styles/<id>.qml``: the generated layer styles (``styles/``,
   written by ``onemap publish``), which every collection links to. ``/static`` holds the
   HTML pages' files (``onemap/serve/html/static``), so the styles get their own path.
+- ``/health``: the node's database, replay lag and published versions
+  (``onemap.serve.health``).
 - ``/site/…``: the One Map site ``onemap maps`` writes into ``site/`` (with the QGIS project
   of ``onemap qgis-project``), and ``/docs/<name>.md``: the docs for analysts; the
   landing page links to both on the same server.
@@ -23,6 +25,7 @@ from pygeoapi.flask_app import APP
 from onemap.core import extensions
 from onemap.core.settings import project_root
 from onemap.serve import extras as api_extras
+from onemap.serve import health
 from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
 
 # The features' hooks (e.g. citizen reports) first: Flask runs after-request hooks in
@@ -31,6 +34,7 @@ from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
 for feature in extensions.features():
     feature.install_app(APP)
 api_extras.install(APP)
+health.install(APP)  # /health: the node's database, replay lag, published versions
 
 
 @APP.get(f"/{STYLES_PATH}/<name>")

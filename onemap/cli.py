@@ -7,27 +7,85 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
 
+if TYPE_CHECKING:
+    import click
+
+
+class FeatureGroup(TyperGroup):
+    """The top command: the features' sub-commands (``onemap reports …``, ``onemap users …``)
+    are listed from the registry's static ``COMMANDS`` and imported only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102
+        return [*super().list_commands(ctx), *extensions.COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102
+        if cmd_name not in self.commands and cmd_name in extensions.COMMANDS:
+            holder = typer.Typer()
+            holder.add_typer(extensions.command(cmd_name), name=cmd_name)
+            group = typer.main.get_group(holder)
+            self.add_command(group.commands[cmd_name], cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's listing, with the features' one-line help from the registry."""
+        rows = [(n, c) for n, c in self.commands.items() if not c.hidden]
+        names = [n for n, _ in rows] + [n for n in extensions.COMMANDS if n not in self.commands]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        helps = [(n, c.get_short_help_str(limit)) for n, c in rows]
+        helps += [(n, h) for n, (_m, h) in extensions.COMMANDS.items() if n not in self.commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(helps)
+
+
+# Plain help, no pretty tracebacks: rich's help (markdown, pygments) took a third of the
+# start-up time; errors are one line anyway (_fail).
 app = typer.Typer(
-    pretty_exceptions_show_locals=False,
+    cls=FeatureGroup,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="onemap: a city's One Map — PostGIS, OGC APIs, public maps.",
     no_args_is_help=True,
 )
-db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The project's PostGIS database.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(db_app, name="db")
-for feature in extensions.features():  # e.g. `onemap reports …`, `onemap users …`
-    for name, sub_app in feature.cli().items():
-        app.add_typer(sub_app, name=name)
-out = Console()
-err = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use: rich is imported by the commands that print."""
+
+    def __init__(self, **options: object):
+        self._options = options
+        self._console = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out = _LazyConsole()
+err = _LazyConsole(stderr=True)
+
+
+def _table(*headers: str):
+    """A rich Table (rich is imported by the commands that draw one)."""
+    from rich.table import Table
+
+    return Table(*headers)
 
 
 def _fail(exc: Exception) -> None:
@@ -73,7 +131,7 @@ def db_status() -> None:
         if not running:
             raise typer.Exit(1)
     try:
-        table = Table("layer", "features", "last load", "status")
+        table = _table("layer", "features", "last load", "status")
         for row in layer_counts(settings):
             table.add_row(*(str(v) for v in row))
         out.print(table)
@@ -393,7 +451,7 @@ def layers_cmd() -> None:
     """List the layers defined in layers/."""
     from onemap.core.layers import load_layers
 
-    table = Table("id", "title", "geometry", "fields", "synthetic")
+    table = _table("id", "title", "geometry", "fields", "synthetic")
     for lyr in load_layers().values():
         table.add_row(
             lyr.id,

@@ -37,3 +37,27 @@ def test_help_imports_no_heavy_library() -> None:
 def test_subcommand_help_imports_no_heavy_library() -> None:
     for command in (["load", "--help"], ["db", "--help"], ["reports", "--help"]):
         assert not imported(*command) & set(HEAVY), command
+
+
+def test_the_static_command_list_matches_the_features() -> None:
+    """``onemap --help`` lists the features' sub-commands from ``extensions.COMMANDS``
+    without importing them: the list must say what the features really add."""
+    from onemap.core import extensions
+
+    added = {
+        name: (path, app.info.help)
+        for path, feature in zip(extensions.FEATURES, extensions.features(), strict=True)
+        for name, app in feature.cli().items()
+    }
+    assert added == extensions.COMMANDS
+
+
+def test_feature_commands_run_through_the_lazy_group() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "onemap.cli", "users", "--help"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        check=True,
+    )
+    assert "Staff tokens" in res.stdout and "add" in res.stdout

@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from onemap.core.extensions import LayerBlock, layer_blocks
+from onemap.core.extensions import layer_blocks
+from onemap.core.layer_block import LayerBlock
 from onemap.core.settings import project_root
 from onemap.core.tile_rules import TileRules
 from onemap.core.yamlfile import read_yaml

@@ -60,6 +60,12 @@ db_app = typer.Typer(
     help="The project's PostGIS database.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(db_app, name="db")
+tiles_app = typer.Typer(
+    help="Vector tile archives (PMTiles) of the published layers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(tiles_app, name="tiles")
 
 
 class _LazyConsole:
@@ -157,6 +163,36 @@ def db_rebuild(
     except (UserError, KeyError) as exc:
         _fail(exc)
     out.print(f"rebuilt onemap.{layer}")
+
+
+@tiles_app.command("seed")
+def tiles_seed(
+    layer: Annotated[str, typer.Argument(help="layer id")],
+    max_zoom: Annotated[int, typer.Option(help="the highest zoom drawn")] = 12,
+    min_zoom: Annotated[int, typer.Option(help="the lowest zoom drawn")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="archive file (default: ONEMAP_TILE_ARCHIVE_DIR/<layer>.pmtiles)"),
+    ] = None,
+) -> None:
+    """Draw a layer's tiles over its extent into a PMTiles archive of its published version.
+
+    The server answers from it until a load publishes a new version; a static web server or
+    CDN can serve the same file (docs/api.md, "Tile archives").
+    """
+    from onemap.core.layers import get_layer
+    from onemap.serve.tile_seed import seed
+
+    try:
+        path, done = seed(
+            get_layer(layer), max_zoom, min_zoom, output, notify=lambda m: err.print(m)
+        )
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+    out.print(
+        f"wrote {path}: {done.tiles} tiles at zooms {done.min_zoom}–{done.max_zoom} "
+        f"({done.thinned} thinned), version {done.version}"
+    )
 
 
 @app.command(

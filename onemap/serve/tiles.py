@@ -14,7 +14,9 @@ resolution into ``ST_AsMVTGeom``. This subclass draws each tile by the layer's
   that would be is drawn again from its most important features only (``thin``), and
   says so (``X-Onemap-Tile-Thinned``, the log);
 - kept on disk per layer and published version (``onemap.serve.tile_cache``), and given
-  that version as its ETag (``onemap.serve.extras``).
+  that version as its ETag (``onemap.serve.extras``);
+- read first from the layer's PMTiles archive when ``onemap tiles seed`` wrote one of the
+  published version (``onemap.serve.tile_archive``).
 
 Referenced by dotted path from pygeoapi.yml.
 """
@@ -39,6 +41,7 @@ from onemap.core.layers import Layer, load_layers
 from onemap.core.tile_rules import MAX_TILE_BYTES, TileRules
 from onemap.db.models import TILES_SCHEMA
 from onemap.db.tile_tables import tile_table
+from onemap.serve.tile_archive import TileArchives
 from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
@@ -72,6 +75,12 @@ def tile_cache() -> TileCache:
     return TileCache.from_settings()
 
 
+@cache
+def tile_archives() -> TileArchives:
+    """This process' view of the seeded archives (``onemap tiles seed``)."""
+    return TileArchives.from_settings()
+
+
 def simplify_tolerance(z: int) -> float:
     """Metres (Web Mercator) of a quarter display pixel at zoom z; 0 at high zooms."""
     if z >= SIMPLIFY_BELOW_ZOOM:
@@ -102,20 +111,34 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             raise ProviderTileNotFoundError
         spec = layer_spec(self.table)
         with Session(self._engine) as session:
-            key = None
-            if spec is not None and not spec.changes_between_loads:
-                run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
-                key = version_key(run.scalar(), spec)
-            tile = tile_cache().get(self.table, key, tileset, z, y, x) if key else None
+            key = self.version(session, spec)
+            tile = self._stored(key, tileset, z, y, x)
             if tile is None:
-                tile = self._draw(session, spec, schemes[0], layer, z, y, x)
+                tile = self.draw(session, spec, schemes[0], layer, z, y, x)
                 if key:
                     tile_cache().put(self.table, key, tileset, z, y, x, tile)
         if has_request_context():  # the response's ETag and thinning note (extras)
             g.onemap_tile = (key, tile)
         return tile.data or None
 
-    def _draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+    def version(self, session: Session, spec: Layer | None) -> str | None:
+        """The version key of the layer's published tiles (``version_key``)."""
+        if spec is None or spec.changes_between_loads:
+            return None
+        run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
+        return version_key(run.scalar(), spec)
+
+    def _stored(self, key: str | None, tileset: str, z: int, y: int, x: int) -> Tile | None:
+        """The tile of version ``key`` from the seeded archive, else the disk cache."""
+        if key is None:
+            return None
+        tile = tile_archives().get(self.table, key, tileset, z, y, x)
+        if tile is None:
+            tile = tile_cache().get(self.table, key, tileset, z, y, x)
+        return tile
+
+    def draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+        """Render one tile (the server on a miss, ``onemap tiles seed`` for its archive)."""
         rules = spec.tiles if spec is not None else TileRules()
         envelope = self.get_envelope(z, y, x, scheme.tileMatrixSet)
         if spec is not None and scheme.tileMatrixSet == WEBMERCATOR and z in rules.levels:

@@ -32,7 +32,7 @@ from onemap.core.city import get_city
 from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
 from onemap.load.hilbert import in_curve_order
 from onemap.load.lifecycle import LayerRun, RunStart

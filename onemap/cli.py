@@ -7,33 +7,98 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from typer.core import TyperGroup
 
 from onemap.core import extensions
 from onemap.core.errors import UserError
 
+if TYPE_CHECKING:
+    import click
+
+
+class FeatureGroup(TyperGroup):
+    """The top command: the features' sub-commands (``onemap reports …``, ``onemap users …``)
+    are listed from the registry's static ``COMMANDS`` and imported only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102
+        return [*super().list_commands(ctx), *extensions.COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: D102
+        if cmd_name not in self.commands and cmd_name in extensions.COMMANDS:
+            holder = typer.Typer()
+            holder.add_typer(extensions.command(cmd_name), name=cmd_name)
+            group = typer.main.get_group(holder)
+            self.add_command(group.commands[cmd_name], cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's listing, with the features' one-line help from the registry."""
+        rows = [(n, c) for n, c in self.commands.items() if not c.hidden]
+        names = [n for n, _ in rows] + [n for n in extensions.COMMANDS if n not in self.commands]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        helps = [(n, c.get_short_help_str(limit)) for n, c in rows]
+        helps += [(n, h) for n, (_m, h) in extensions.COMMANDS.items() if n not in self.commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(helps)
+
+
+# Plain help, no pretty tracebacks: rich's help (markdown, pygments) took a third of the
+# start-up time; errors are one line anyway (_fail).
 app = typer.Typer(
-    pretty_exceptions_show_locals=False,
+    cls=FeatureGroup,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     help="onemap: a city's One Map — PostGIS, OGC APIs, public maps.",
     no_args_is_help=True,
 )
-db_app = typer.Typer(help="The project's PostGIS database.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The project's PostGIS database.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(db_app, name="db")
 cluster_app = typer.Typer(
     help="A primary, replicas, PgBouncers, API nodes and HAProxy on this machine "
     "(docs/scale-out.md).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(cluster_app, name="cluster")
-for feature in extensions.features():  # e.g. `onemap reports …`, `onemap users …`
-    for name, sub_app in feature.cli().items():
-        app.add_typer(sub_app, name=name)
-out = Console()
-err = Console(stderr=True)
+tiles_app = typer.Typer(
+    help="Vector tile archives (PMTiles) of the published layers.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(tiles_app, name="tiles")
+
+
+class _LazyConsole:
+    """A rich Console made on first use: rich is imported by the commands that print."""
+
+    def __init__(self, **options: object):
+        self._options = options
+        self._console = None
+
+    def __getattr__(self, name: str):
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out = _LazyConsole()
+err = _LazyConsole(stderr=True)
+
+
+def _table(*headers: str):
+    """A rich Table (rich is imported by the commands that draw one)."""
+    from rich.table import Table
+
+    return Table(*headers)
 
 
 def _fail(exc: Exception) -> None:
@@ -79,7 +144,7 @@ def db_status() -> None:
         if not running:
             raise typer.Exit(1)
     try:
-        table = Table("layer", "features", "last load", "status")
+        table = _table("layer", "features", "last load", "status")
         for row in layer_counts(settings):
             table.add_row(*(str(v) for v in row))
         out.print(table)
@@ -151,7 +216,7 @@ def cluster_status(
     if fmt == "json":
         sys.stdout.write(json.dumps(state, indent=2) + "\n")
         return
-    table = Table("process", "port", "state")
+    table = _table("process", "port", "state")
     table.add_row("primary", str(state["primary"]["port"]), _running(state["primary"]))
     for i, rep in state["replicas"].items():
         lag = rep.get("replay_lag_s")
@@ -180,6 +245,36 @@ def cluster_status(
 
 def _running(entry: dict) -> str:
     return "running" if entry["running"] else "stopped"
+
+
+@tiles_app.command("seed")
+def tiles_seed(
+    layer: Annotated[str, typer.Argument(help="layer id")],
+    max_zoom: Annotated[int, typer.Option(help="the highest zoom drawn")] = 12,
+    min_zoom: Annotated[int, typer.Option(help="the lowest zoom drawn")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="archive file (default: ONEMAP_TILE_ARCHIVE_DIR/<layer>.pmtiles)"),
+    ] = None,
+) -> None:
+    """Draw a layer's tiles over its extent into a PMTiles archive of its published version.
+
+    The server answers from it until a load publishes a new version; a static web server or
+    CDN can serve the same file (docs/api.md, "Tile archives").
+    """
+    from onemap.core.layers import get_layer
+    from onemap.serve.tile_seed import seed
+
+    try:
+        path, done = seed(
+            get_layer(layer), max_zoom, min_zoom, output, notify=lambda m: err.print(m)
+        )
+    except (UserError, KeyError) as exc:
+        _fail(exc)
+    out.print(
+        f"wrote {path}: {done.tiles} tiles at zooms {done.min_zoom}–{done.max_zoom} "
+        f"({done.thinned} thinned), version {done.version}"
+    )
 
 
 @app.command(
@@ -546,7 +641,7 @@ def layers_cmd() -> None:
     """List the layers defined in layers/."""
     from onemap.core.layers import load_layers
 
-    table = Table("id", "title", "geometry", "fields", "synthetic")
+    table = _table("id", "title", "geometry", "fields", "synthetic")
     for lyr in load_layers().values():
         table.add_row(
             lyr.id,

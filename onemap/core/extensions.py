@@ -28,8 +28,11 @@ hook               called by                      for
 
 To add a feature: write its package and its ``FEATURE`` (hooks import the heavy parts,
 Flask or pygeoapi, inside the hook: the core loads features to read layer files), then
-add the module's dotted path to ``FEATURES``. ``FEATURES`` is the only place in
-``onemap/`` outside the features that names them; they are imported on first use.
+add the module's dotted path to ``FEATURES`` and its sub-commands to ``COMMANDS``.
+``FEATURES`` is the only place in ``onemap/`` outside the features that names them; they
+are imported on first use. A layer-file block's model derives from
+``onemap.core.layer_block.LayerBlock``: this module imports no pydantic, so that
+``onemap --help`` reads ``COMMANDS`` fast.
 """
 
 from __future__ import annotations
@@ -38,39 +41,25 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
-
-from pydantic import BaseModel, ConfigDict
-
-from onemap.core.settings import DbSettings
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy import MetaData
     from typer import Typer
 
+    from onemap.core.layer_block import LayerBlock
+    from onemap.core.settings import DbSettings
+
 # The enabled features: modules defining FEATURE, in the order their hooks run.
 FEATURES = ("onemap.reports.feature",)
-
-
-class LayerBlock(BaseModel):
-    """A block of the layer file that a feature owns and validates (e.g. ``private:``).
-
-    Strict like the layer model. ``check`` sees the whole validated layer (a
-    ``onemap.core.layers.Layer``), for rules across the block and the layer's fields.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    # Whether a layer with this block gets rows outside loads (through the feature's own
-    # intake): what is derived from a published version (counts, extents) is not cached.
-    rows_outside_loads: ClassVar[bool] = False
-    # For such a layer: how its rows are imported instead of a replace (which would
-    # delete the rows and what the feature keeps beside them), named in the refusal.
-    import_hint: ClassVar[str] = ""
-
-    def check(self, layer: Any) -> None:
-        """Raise ``ValueError`` when the block does not fit ``layer``."""
+# The sub-commands the features add: name -> (feature module, one-line help). Listed here so
+# that ``onemap --help`` names them without importing the features (pydantic, YAML: most of
+# its start-up time, bench/QUICKSTART.md); tests/test_quick_start.py checks they match.
+COMMANDS = {
+    "reports": (FEATURES[0], "Citizen reports: import, monthly evaluation."),
+    "users": (FEATURES[0], "Staff tokens for the reports (operators, admins)."),
+}
 
 
 @dataclass(frozen=True)
@@ -116,6 +105,12 @@ class Feature:
 def features() -> tuple[Feature, ...]:
     """The enabled features, imported on first use."""
     return tuple(importlib.import_module(path).FEATURE for path in FEATURES)
+
+
+def command(name: str) -> Typer:
+    """The typer app of one of ``COMMANDS``, importing only its feature."""
+    module, _help = COMMANDS[name]
+    return importlib.import_module(module).FEATURE.cli()[name]
 
 
 def layer_blocks() -> dict[str, type[LayerBlock]]:

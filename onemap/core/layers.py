@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 from onemap.core.derive_rules import BOUNDARY_RULES, MEASURE_RULES, Derive
-from onemap.core.extensions import LayerBlock, layer_blocks
+from onemap.core.extensions import layer_blocks
+from onemap.core.layer_block import LayerBlock
 from onemap.core.settings import project_root
 from onemap.core.source_rules import OsmRules, SurveyRules, check_source_rules
 from onemap.core.tile_rules import TileRules

@@ -294,6 +294,9 @@ class TileSettings(BaseSettings):
 
     cache: bool = True
     cache_dir: Path = Field(default_factory=lambda: DbSettings().state_dir / "tile-cache")
+    # PMTiles archives `onemap tiles seed` writes and the server reads first
+    # (onemap.serve.tile_archive): <archive_dir>/<layer>.pmtiles
+    archive_dir: Path = Field(default_factory=lambda: DbSettings().state_dir / "tile-archives")
 
 
 class LimitSettings(BaseSettings):

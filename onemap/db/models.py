@@ -28,16 +28,16 @@ from sqlalchemy.dialects import postgresql
 from onemap.core import extensions
 from onemap.core.layers import Layer, LayerField
 from onemap.core.regions import layer_partitioned
-
-DATA_SCHEMA = "onemap"
-META_SCHEMA = "onemap_meta"
-STAGE_SCHEMA = "onemap_stage"
-HIST_SCHEMA = "onemap_hist"
-# Personal data features keep beside a layer (reports' `private:`); the reader has no access.
-PRIVATE_SCHEMA = "onemap_private"
-# Generalised copies of the published layers for low-zoom vector tiles, one table per layer
-# and zoom (onemap.load.generalise); the reader may read them.
-TILES_SCHEMA = "onemap_tiles"
+from onemap.db.names import (  # noqa: F401 - the schema names, also imported from here
+    DATA_SCHEMA,
+    HIST_SCHEMA,
+    META_SCHEMA,
+    PRIVATE_SCHEMA,
+    STAGE_SCHEMA,
+    TILES_SCHEMA,
+    layer_indexes,
+    table_comment,
+)
 
 SQL_TYPES = {
     "text": Text,
@@ -141,13 +141,11 @@ def layer_table(layer: Layer, metadata: MetaData, schema: str = DATA_SCHEMA) -> 
         *columns,
         *checks,
         schema=schema,
-        comment=f"{layer.title} / {layer.title_en}. {layer.description}",
+        comment=table_comment(layer),
         **partition,
     )
-    Index(f"{layer.id}_geom_gist", table.c.geom, postgresql_using="gist")
-    for f in layer.fields:
-        if f.index and f.name != layer.primary_key:
-            Index(f"{layer.id}_{f.name}_idx", table.c[f.name])
+    for name, column, method in layer_indexes(layer):
+        Index(name, table.c[column], **({"postgresql_using": method} if method else {}))
     return table
 
 

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from onemap.core.layers import Layer
-from onemap.db.models import TILES_SCHEMA
+from onemap.db.names import TILES_SCHEMA
 
 NEXT = "_next"  # suffix of the tables built for a version not yet published
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
 from onemap.core.regions import layer_partitioned
-from onemap.db.models import DATA_SCHEMA, HIST_SCHEMA
+from onemap.db.names import DATA_SCHEMA, HIST_SCHEMA
 
 
 def content_columns(layer: Layer) -> list[str]:

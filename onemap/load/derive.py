@@ -25,7 +25,7 @@ from pyproj import Transformer
 from onemap.core.city import City
 from onemap.core.derive_rules import BOUNDARY_RULES, MEASURE_RULES
 from onemap.core.layers import Layer, LayerField, load_layers
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.attributes import ARROW_TYPES, Problem
 
 

@@ -38,7 +38,7 @@ from onemap.core.errors import UserError
 from onemap.core.layers import Layer, get_layer
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA, HIST_SCHEMA
+from onemap.db.names import DATA_SCHEMA, HIST_SCHEMA
 from onemap.load.archive import content_columns
 from onemap.load.runs import lock_layer, reap_stale_runs, unlock_layer
 

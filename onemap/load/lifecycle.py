@@ -32,7 +32,7 @@ from onemap.core.errors import LoadError, UserError
 from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings, LimitSettings, env_name
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.history import apply_policy
 from onemap.load.modes import Mode, Published, make_current
 from onemap.load.runs import (

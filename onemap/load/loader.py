@@ -35,7 +35,7 @@ from onemap.core.layers import Layer, get_layer
 from onemap.core.provenance import file_source, source_text
 from onemap.core.regions import get_region
 from onemap.core.settings import DbSettings
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.attributes import Problem, convert
 from onemap.load.derive import read_boundaries
 from onemap.load.hilbert import in_curve_order

@@ -32,13 +32,12 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors, sql
-from sqlalchemy import MetaData
 
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer
 from onemap.core.regions import layer_partitioned
 from onemap.core.settings import LimitSettings
-from onemap.db.models import DATA_SCHEMA, layer_table
+from onemap.db.names import DATA_SCHEMA, table_comment
 from onemap.load import regions
 from onemap.load.archive import archive_rows, archive_table
 from onemap.load.generalise import build_generalised, swap_generalised
@@ -193,8 +192,8 @@ def replace(
             stage_name(layer), sql.Identifier(DATA_SCHEMA)
         )
     )
-    table = layer_table(layer, MetaData())
-    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(live, sql.Literal(table.comment)))
+    comment = sql.Literal(table_comment(layer))
+    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(live, comment))
     for grantee, privilege in grants:
         cur.execute(
             sql.SQL("GRANT {} ON {} TO {}").format(

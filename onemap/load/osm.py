@@ -38,7 +38,7 @@ from pyproj import CRS
 from onemap.core.city import get_city
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer, get_layer
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 
 OSM_SUFFIXES = (".pbf", ".osm")
 SOURCE = "osm"  # the rows' source column, as the layer's synthetic_note names OSM rows

@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import MetaData
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex
-from sqlalchemy.sql.elements import quoted_name
 
 from onemap.core.errors import UserError
 from onemap.core.layers import Layer
 from onemap.core.regions import get_region, layer_partitioned, partition_table, regions
-from onemap.db.models import DATA_SCHEMA, STAGE_SCHEMA, layer_table
+from onemap.db.names import DATA_SCHEMA, STAGE_SCHEMA, layer_indexes
 from onemap.load.archive import archive_table
 from onemap.load.stage import live_name, stage_name
 
@@ -80,17 +76,19 @@ def index_jobs(layer: Layer, region: str) -> list[sql.Composable]:
     index (key, region) first, then the model's (GiST first), as
     ``onemap.load.stage.index_jobs`` for a whole table."""
     part = partition_table(layer.id, region)
-    table = layer_table(layer, MetaData(), schema=STAGE_SCHEMA)
-    dialect = postgresql.dialect()
-    model = []
-    for index in table.indexes:
-        index.name = quoted_name(part + index.name[len(layer.id) :], quote=None)
-        model.append(str(CreateIndex(index).compile(dialect=dialect)))
-    model.sort(key=lambda ddl: ("USING gist" not in ddl, ddl))
+    model = [
+        sql.SQL("CREATE INDEX {} ON {} {}({})").format(
+            sql.Identifier(part + name[len(layer.id) :]),
+            stage_name(layer),
+            sql.SQL(f"USING {method} ") if method else sql.SQL(""),
+            sql.Identifier(column),
+        )
+        for name, column, method in layer_indexes(layer)  # the GiST index is the first
+    ]
     unique = sql.SQL("CREATE UNIQUE INDEX {} ON {} ({}, region)").format(
         sql.Identifier(f"{part}_pkey"), stage_name(layer), sql.Identifier(layer.primary_key)
     )
-    return [unique, *(sql.SQL(ddl) for ddl in model)]
+    return [unique, *model]
 
 
 def count_query(layer: Layer, region: str) -> sql.Composable:

@@ -21,14 +21,11 @@ import threading
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import MetaData
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.schema import CreateIndex
 
 from onemap.core.layers import Layer
 from onemap.core.settings import LimitSettings, Tuning
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA, STAGE_SCHEMA, layer_table
+from onemap.db.names import DATA_SCHEMA, STAGE_SCHEMA, create_indexes
 from onemap.load.encode import HEADER, TRAILER
 
 _DONE = object()
@@ -158,16 +155,11 @@ def pkey_name(layer: Layer) -> str:
 def index_jobs(layer: Layer) -> list[sql.Composable]:
     """CREATE INDEX statements for the stage: the primary key's index, then the model's
     (its GiST index first)."""
-    table = layer_table(layer, MetaData(), schema=STAGE_SCHEMA)
-    dialect = postgresql.dialect()
-    model = sorted(  # GiST first: the longest build starts first (shorter makespan)
-        (str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes),
-        key=lambda ddl: ("USING gist" not in ddl, ddl),
-    )
     unique = sql.SQL("CREATE UNIQUE INDEX {} ON {} ({})").format(
         sql.Identifier(pkey_name(layer)), stage_name(layer), sql.Identifier(layer.primary_key)
     )
-    return [unique, *(sql.SQL(ddl) for ddl in model)]
+    # the GiST index first (create_indexes' order): the longest build starts first
+    return [unique, *create_indexes(layer, STAGE_SCHEMA)]
 
 
 class JobsFailed(Exception):

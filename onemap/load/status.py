@@ -7,7 +7,7 @@ from psycopg import sql
 from onemap.core.layers import load_layers
 from onemap.core.settings import DbSettings
 from onemap.db.connect import connect_owner
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.runs import reap_stale_runs
 
 

@@ -36,7 +36,7 @@ from onemap.core.city import get_city
 from onemap.core.errors import LoadError
 from onemap.core.layers import Layer, get_layer, normalise_token
 from onemap.core.source_rules import SurveyRules
-from onemap.db.models import DATA_SCHEMA
+from onemap.db.names import DATA_SCHEMA
 from onemap.load.validate import Reject
 
 # Column names surveys use (IRMS/PKRMS exports, Indonesian spreadsheets), besides the

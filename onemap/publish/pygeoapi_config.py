@@ -28,7 +28,7 @@ from onemap.db.models import DATA_SCHEMA
 from onemap.load.coverage_files import published_path
 from onemap.publish.page_specs import page_spec
 from onemap.publish.styles import style_links
-from onemap.serve.contract import LIMITS, config_path
+from onemap.serve.contract import LIMITS, config_path, tile_provider
 from onemap.serve.coverages import coverage_resource
 from onemap.serve.extents import table_extents, time_field
 from onemap.serve.html import HTML_DIR_VARIABLE
@@ -110,18 +110,7 @@ def resource(layer: Layer, extents: dict[str, Any]) -> dict[str, Any]:
     tf = time_field(layer)
     if tf:
         provider["time_field"] = tf
-    tiles = {
-        "type": "tile",
-        # pygeoapi's MVT-postgresql, generalised per zoom and cached (onemap/serve/tiles.py)
-        "name": "onemap.serve.tiles.OnemapMVTProvider",
-        "data": provider["data"],
-        "id_field": layer.primary_key,
-        "table": layer.id,
-        "geom_field": "geom",
-        # no "schemes" list: pygeoapi passes non-dict options to its cached engine factory
-        "options": {"zoom": {"min": layer.tiles.min_zoom, "max": layer.tiles.max_zoom}, **POOL},
-        "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
-    }
+    tiles = tile_provider(layer, provider["data"], POOL)
     description = layer.description
     if layer.synthetic and layer.synthetic_note:
         description += f" SYNTHETIC DATA: {layer.synthetic_note}"

@@ -42,9 +42,9 @@ from onemap.db.connect import read_secrets, role_conninfo
 from onemap.reports import LAYER_ID, staff
 from onemap.reports.auth import Staff, authenticate
 from onemap.reports.config import load_config
-from onemap.reports.db import INTAKE_SECRET
 from onemap.reports.intake import allow, client_key, public_feature, store
 from onemap.reports.private import private_of
+from onemap.reports.roles import INTAKE_SECRET
 from onemap.reports.submission import Invalid, clean_text, feature, parse_json, too_large
 from onemap.serve.connections import RoleConnection
 

@@ -14,8 +14,8 @@ from onemap.core.layers import Layer
 from onemap.core.settings import DbSettings, env_name
 from onemap.db.connect import read_secrets
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA
-from onemap.reports.db import INTAKE_SECRET, STAFF_SECRET, RoleNames
 from onemap.reports.private import private_of
+from onemap.reports.roles import INTAKE_SECRET, STAFF_SECRET, RoleNames
 
 STAFF_PROVIDER = "onemap.reports.provider.StaffProvider"
 

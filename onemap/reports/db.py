@@ -16,7 +16,6 @@ Three roles touch the reports, each with the least it needs (granted in ``ensure
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 
 import psycopg
@@ -24,17 +23,15 @@ from geoalchemy2 import Geometry
 from psycopg import sql
 from sqlalchemy import Column, ForeignKey, MetaData, Table
 
-from onemap.core.extensions import Role
 from onemap.core.layers import Layer, load_layers
-from onemap.core.settings import DbSettings, password_variable, role_name
+from onemap.core.settings import DbSettings
 from onemap.db.models import DATA_SCHEMA, PRIVATE_SCHEMA, SQL_TYPES, field_checks, field_comment
 from onemap.reports import LAYER_ID
 from onemap.reports.config import load_config
 from onemap.reports.private import private_of
+from onemap.reports.roles import RoleNames
 from onemap.reports.workflow import FINAL, ORDER
 
-INTAKE_SECRET = password_variable("intake")
-STAFF_SECRET = password_variable("staff")
 # Columns of onemap.reports only staff change (the intake role may not set them).
 STAFF_COLUMNS = ("status", "updated_at", "closed_at")
 LOCATE_TYPES = {"text": "text", "integer": "integer", "real": "double precision"}
@@ -47,21 +44,6 @@ STAFF_FUNCTIONS = (
     "staff_change(text, text, text, text, text, text, text)",
     "staff_delete(text, text, text, text)",
 )
-
-
-@dataclass(frozen=True)
-class RoleNames:
-    """The reports' login roles: INSERT-only intake, staff behind tokens
-    (``ONEMAP_DB_INTAKE``, ``ONEMAP_DB_STAFF``, read by ``onemap.core.settings``)."""
-
-    intake: str = field(default_factory=lambda: role_name("intake", "onemap_intake"))
-    staff: str = field(default_factory=lambda: role_name("staff", "onemap_staff"))
-
-
-def roles() -> tuple[Role, ...]:
-    """The roles onemap db up creates for the reports (onemap.core.extensions)."""
-    names = RoleNames()
-    return Role(names.intake, INTAKE_SECRET), Role(names.staff, STAFF_SECRET)
 
 
 def sql_text(name: str) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 
 def _roles() -> tuple[Role, ...]:
-    from onemap.reports.db import roles
+    from onemap.reports.roles import roles
 
     return roles()
 

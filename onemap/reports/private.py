@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from onemap.core.extensions import LayerBlock
+from onemap.core.layer_block import LayerBlock
 from onemap.core.layers import Layer, LayerField
 
 KEY = "private"

@@ -14,7 +14,9 @@ resolution into ``ST_AsMVTGeom``. This subclass draws each tile by the layer's
   that would be is drawn again from its most important features only (``thin``), and
   says so (``X-Onemap-Tile-Thinned``, the log);
 - kept on disk per layer and published version (``onemap.serve.tile_cache``), and given
-  that version as its ETag (``onemap.serve.extras``).
+  that version as its ETag (``onemap.serve.extras``);
+- read first from the layer's PMTiles archive when ``onemap tiles seed`` wrote one of the
+  published version (``onemap.serve.tile_archive``).
 
 Referenced by dotted path from pygeoapi.yml.
 """
@@ -40,6 +42,7 @@ from onemap.core.tile_rules import MAX_TILE_BYTES, TileRules
 from onemap.db.models import TILES_SCHEMA
 from onemap.db.tile_tables import tile_table
 from onemap.serve.provider import db_failure
+from onemap.serve.tile_archive import TileArchives
 from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
@@ -71,6 +74,12 @@ def _srid(crs: object) -> int:
 def tile_cache() -> TileCache:
     """This process' view of the disk cache (one per worker: it remembers what it cleaned)."""
     return TileCache.from_settings()
+
+
+@cache
+def tile_archives() -> TileArchives:
+    """This process' view of the seeded archives (``onemap tiles seed``)."""
+    return TileArchives.from_settings()
 
 
 def simplify_tolerance(z: int) -> float:
@@ -113,18 +122,32 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
     def _tile(self, spec, tileset, scheme, layer, z, y, x) -> tuple[Tile, str | None]:
         """The tile (from the cache, or drawn and cached) and its version key."""
         with Session(self._engine) as session:
-            key = None
-            if spec is not None and not spec.changes_between_loads:
-                run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
-                key = version_key(run.scalar(), spec)
-            tile = tile_cache().get(self.table, key, tileset, z, y, x) if key else None
+            key = self.version(session, spec)
+            tile = self._stored(key, tileset, z, y, x)
             if tile is None:
-                tile = self._draw(session, spec, scheme, layer, z, y, x)
+                tile = self.draw(session, spec, scheme, layer, z, y, x)
                 if key:
                     tile_cache().put(self.table, key, tileset, z, y, x, tile)
         return tile, key
 
-    def _draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+    def version(self, session: Session, spec: Layer | None) -> str | None:
+        """The version key of the layer's published tiles (``version_key``)."""
+        if spec is None or spec.changes_between_loads:
+            return None
+        run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
+        return version_key(run.scalar(), spec)
+
+    def _stored(self, key: str | None, tileset: str, z: int, y: int, x: int) -> Tile | None:
+        """The tile of version ``key`` from the seeded archive, else the disk cache."""
+        if key is None:
+            return None
+        tile = tile_archives().get(self.table, key, tileset, z, y, x)
+        if tile is None:
+            tile = tile_cache().get(self.table, key, tileset, z, y, x)
+        return tile
+
+    def draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+        """Render one tile (the server on a miss, ``onemap tiles seed`` for its archive)."""
         rules = spec.tiles if spec is not None else TileRules()
         envelope = self.get_envelope(z, y, x, scheme.tileMatrixSet)
         if spec is not None and scheme.tileMatrixSet == WEBMERCATOR and z in rules.levels:

@@ -39,7 +39,11 @@ from onemap.core.layers import Layer
 from onemap.core.settings import LimitSettings
 from onemap.db.models import DATA_SCHEMA, layer_table
 from onemap.load.archive import archive_rows, archive_table
-from onemap.load.generalise import build_generalised, swap_generalised
+from onemap.load.generalise import (
+    build_generalised,
+    build_generalised_parallel,
+    swap_generalised,
+)
 from onemap.load.stage import (
     JobsFailed,
     attach_pkey,
@@ -119,9 +123,7 @@ def make_current(
             refuse(dups)
     previous = done[count][0][0] if mode is Mode.REPLACE else 0
     if mode is Mode.REPLACE:  # the tiles' tables of the new version, before taking the lock
-        with conn.cursor() as cur:
-            build_generalised(cur, layer, stage_name(layer))
-        conn.commit()
+        build_generalised_parallel(conn, settings, layer, stage_name(layer))
     with conn.cursor() as cur:
         if mode is Mode.REPLACE:
             result = replace(cur, layer, run_id, staged, previous)

@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps clean stop
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-10m clean stop
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg
 
 bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first render in Chromium (~4 min)
 	$(PY) -m bench.maps
+
+bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY limit), disk, items and tiles vs tipg (~1 h; ONEMAP_BENCH_SEGMENTS=200000 to try it small)
+	$(PY) -m bench.ten_million
+	$(PY) -m bench.report
 
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load

@@ -289,8 +289,13 @@ def main() -> None:
     if parts["maps"]:
         lines += ["## Maps: page weight and first render in headless Chromium", ""]
         lines += maps_tables() + [""]
-    for part, title in (("ORDER.md", "Rows in spatial order"), ("QUICKSTART.md", "Quick start")):
-        if (BENCH / part).exists():  # measured by hand (bench/spatial_order.py, /usr/bin/time)
+    for part, title in (
+        ("ORDER.md", "Rows in spatial order"),
+        ("QUICKSTART.md", "Quick start"),
+        ("LOADCORES.md", "Load on both cores"),  # bench/load_cores.py, before/after
+        ("TENM.md", "10 million segments"),  # make bench-10m (bench/ten_million.py)
+    ):
+        if (BENCH / part).exists():  # written by the part's own run, not by make bench
             lines += [f"## {title}", "", *_body(BENCH / part), ""]
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {BENCH / 'RESULTS.md'}")

@@ -75,7 +75,7 @@ def script(dataset: str, layer_id: str, columns: list[str], data: Path) -> Path:
             "",
         ]
     )
-    out = WORK / f"limit-{dataset}.sql"
+    out = WORK / f"limit-{data.stem}.sql"  # per input: two benchmarks may run side by side
     out.write_text(text)
     return out
 

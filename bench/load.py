@@ -154,17 +154,17 @@ def drop_peer_tables(conninfo: str, dataset: str) -> None:
         )
 
 
-def prepare_db() -> tuple[str, str]:
+def prepare_db(db: str = DB) -> tuple[str, str]:
     """A fresh bench database (built by `onemap db up`'s code) and its peer schema.
 
     Returns a libpq conninfo without the password, and the password (for PGPASSWORD, so
     that it appears in no command line)."""
     import psycopg
 
-    export(ONEMAP_DB_NAME=DB)
+    export(ONEMAP_DB_NAME=db)
     from onemap.db.connect import owner_conninfo
 
-    settings = fresh_database(DB)
+    settings = fresh_database(db)
     params = psycopg.conninfo.conninfo_to_dict(owner_conninfo(settings))
     password = str(params.pop("password", "") or "")
     params.pop("application_name", None)

@@ -44,6 +44,7 @@ REPORT = BENCH / "TENM.md"
 ZOOMS = (8, 10, 12, 14, 16)
 ITEMS = [k for k in serve.SCENARIOS if k.startswith("items")]
 PORT = 5710  # bench/serve.py uses 5600–5602: both may run on one machine
+DB = "onemap_bench_10m"  # not bench/load.py's database: the two may run side by side
 SERVERS = {  # name -> (server, tile cache on)
     "onemap (cold: no cache)": ("onemap", False),
     "onemap (cached)": ("onemap", True),
@@ -98,8 +99,8 @@ def table_mb(conninfo: str, table: str) -> dict:
 
 def run_load(n: int, path, repeat: int) -> tuple[dict, list[dict], dict]:
     """onemap, ogr2ogr and the COPY limit on the input; disk per version."""
-    conninfo, password = load.prepare_db()
-    env = child_env(**{"ONEMAP_DB_NAME": load.DB, "PGPASSWORD": password})
+    conninfo, password = load.prepare_db(DB)
+    env = child_env(**{"ONEMAP_DB_NAME": DB, "PGPASSWORD": password})
     export(PGPASSWORD=password)
     peers = {"ogr2ogr": "bench.roads_ogr", "copy_limit": copy_limit.table("roads")}
 
@@ -113,7 +114,7 @@ def run_load(n: int, path, repeat: int) -> tuple[dict, list[dict], dict]:
 
 def serve_cells(seconds: int) -> list[dict]:
     """Items and tiles for onemap (cache off, cache on) and tipg on the loaded table."""
-    settings = DbSettings(name=load.DB)
+    settings = DbSettings(name=DB)
     serve.settle(settings)
     configs = serve.write_configs(settings)
     cache_dir = WORK / "tile-cache-10m"
@@ -191,7 +192,7 @@ def main() -> None:
         return
     if args.serve_only:  # the table of the last run is still loaded: serve it again
         report = json.loads(RESULTS_FILE.read_text())
-        export(ONEMAP_DB_NAME=load.DB)
+        export(ONEMAP_DB_NAME=DB)
         report["serve"], report["seconds"] = serve_cells(args.seconds), args.seconds
         RESULTS_FILE.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
         REPORT.write_text(markdown(report))

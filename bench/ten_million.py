@@ -270,6 +270,11 @@ def markdown(report: dict) -> str:
     ]
     if report["serve"]:
         lines += _serve_lines(report["serve"], report)
+    if n != BenchSettings.model_fields["segments"].default:
+        size = "`--segments` or `ONEMAP_BENCH_SEGMENTS`"
+        lines += [f"This run: {n:,} segments ({size}), not the default.", ""]
+    if report.get("note"):  # written by hand into the JSON (then --report)
+        lines += [report["note"], ""]
     return "\n".join(lines) + "\n"
 
 
@@ -291,7 +296,7 @@ def _serve_lines(rows: list[dict], report: dict) -> list[str]:
         "|---|" + "---:|" * (len(labels) + 2),
     ]
     for scenario, cells in by.items():
-        parts = [_cell_text(cells.get(label)) for label in labels]
+        parts = [_cell_text(cells.get(label), report.get("seconds", 5)) for label in labels]
         cold, cached, tipg = (cells.get(label) for label in labels)
         out.append(
             f"| {scenario} | "
@@ -301,7 +306,7 @@ def _serve_lines(rows: list[dict], report: dict) -> list[str]:
     return [*out, ""]
 
 
-def _cell_text(r: dict | None) -> str:
+def _cell_text(r: dict | None, seconds: int = 5) -> str:
     if not r:
         return "–"
     if r.get("timeout_s"):
@@ -309,8 +314,8 @@ def _cell_text(r: dict | None) -> str:
     if r.get("error"):
         return "error"
     first = f"; first {r['first_ms']:,} ms, {r['bytes'] / 1e3:,.0f} kB"
-    if not r.get("rps"):
-        return "0 (timeouts)" + first
+    if not r.get("rps"):  # every request outlasted the cell: wrk counts none
+        return f"none completed in {seconds} s" + first
     return f"{r['rps']:,.0f} ({r['p50_ms']:.0f} / {r['p95_ms']:.0f}){first}"
 
 
@@ -318,7 +323,7 @@ def _times(a: dict | None, b: dict | None) -> str:
     if not a or not a.get("rps") or not b:
         return "–"
     if b.get("timeout_s") or not b.get("rps"):
-        return "∞ (peer timed out)" if b.get("timeout_s") else "–"
+        return "∞ (the peer completed none)" if b.get("timeout_s") or "first_ms" in b else "–"
     return f"{a['rps'] / b['rps']:.1f}×"
 
 

@@ -321,7 +321,8 @@ def reading(results: list[dict]) -> list[str]:
         "Part of it is Python start-up, the rest the staging table, index builds, the "
         "generalised tile tables, swap and ANALYZE. As inputs grow the per-row work "
         "dominates; for a layer with generalised tiles (roads) most of it is building "
-        "those tables (the profile below), not reading, validating or COPYing:",
+        'those tables (profile and before/after: "Load on both cores" in '
+        "bench/RESULTS.md), not reading, validating or COPYing:",
         "",
     ]
     for r in results:

@@ -50,7 +50,8 @@ def main() -> None:
     rows = []
     for n in [int(s) for s in args.sizes.split(",")]:
         path = input_file("roads", n)
-        cmd = [sys.executable, "-m", "onemap.cli", "load", "road_condition", str(path)]
+        # -P: the working directory (this checkout) must not shadow the tree on PYTHONPATH
+        cmd = [sys.executable, "-P", "-m", "onemap.cli", "load", "road_condition", str(path)]
         runs: dict[str, list[dict]] = {}
         for r in range(args.repeat):
             order = list(trees.items())

@@ -156,7 +156,9 @@ def _glance_load(load: dict) -> list[str]:
         ratio = r["onemap_speed_over"]
         out.append(
             f"| load {r['dataset']} ({r['format']}), features/s | {r['features']:,} "
-            f"| ogr2ogr {ratio['ogr2ogr']:.2f}×, to_postgis {ratio['to_postgis']:.2f}× |"
+            f"| ogr2ogr {ratio['ogr2ogr']:.2f}×, to_postgis {ratio['to_postgis']:.2f}×"
+            + (f", COPY limit {ratio['copy_limit']:.2f}×" if "copy_limit" in ratio else "")
+            + " |"
         )
     return out
 

@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop cluster-demo cluster-down bench-cluster
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop cluster-demo cluster-down bench-cluster bench-10m
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first re
 
 bench-soak: venv db ## soak: 8 connections, 5 min of items, tiles and reports while road_condition is replaced every 30 s (SOAK_SECONDS=300)
 	$(PY) -m bench.soak --duration $(or $(SOAK_SECONDS),300)
+
+bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY limit), disk, items and tiles vs tipg (~1 h; ONEMAP_BENCH_SEGMENTS=200000 to try it small)
+	$(PY) -m bench.ten_million
+	$(PY) -m bench.report
 
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load

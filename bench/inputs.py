@@ -63,8 +63,9 @@ def _pick_inside(city: shapely.Geometry, xy: np.ndarray, n: int, rng, what: str)
     return rng.permutation(inside)[:n]
 
 
-def roads(n: int, seed: int = SEED) -> gpd.GeoDataFrame:
-    """``n`` road segments, 5–50 vertices each, road_condition's fields (EPSG:4326)."""
+def roads(n: int, seed: int = SEED, start: int = 0) -> gpd.GeoDataFrame:
+    """``n`` road segments, 5–50 vertices each, road_condition's fields (EPSG:4326);
+    ``start``: the number in the first segment's id (``SMG-<start>``)."""
     rng = np.random.default_rng(seed)
     verts = rng.integers(5, 51, n)
     owner = np.repeat(np.arange(n), verts)
@@ -83,7 +84,7 @@ def roads(n: int, seed: int = SEED) -> gpd.GeoDataFrame:
     iri = np.round(rng.lognormal(1.6, 0.5, n).clip(0.5, 29.9), 1)
     return gpd.GeoDataFrame(
         {
-            "segment_id": np.char.add("SMG-", np.arange(n).astype(str)),
+            "segment_id": np.char.add("SMG-", np.arange(start, start + n).astype(str)),
             "name": rng.choice(np.array(NAMES, dtype=object), n),
             "status": rng.choice(["kota", "provinsi", "nasional"], n, p=[0.85, 0.1, 0.05]),
             "function": rng.choice(["lokal", "kolektor", "arteri", "lingkungan"], n),
@@ -233,15 +234,51 @@ def input_file(dataset: str, n: int, fmt: str = "gpkg") -> Path:
     return path
 
 
+STREAM_CHUNK = 100_000  # rows generated and written at a time by ``streamed_roads``
+
+
+def streamed_roads(n: int, fmt: str = "gpkg") -> Path:
+    """bench/work/roads-streamed_<n>.<fmt>: ``n`` road segments written chunk by chunk.
+
+    For sizes whose frame would not fit in memory (10 million segments: ~5 GB of
+    geometry): each chunk of ``STREAM_CHUNK`` rows is ``roads`` with its own seed and id
+    range, appended to the file, so the generator's memory is that of one chunk. No
+    spatial index in the file (the loaders read it in order; the GeoPackage R-tree would
+    be updated row by row by triggers).
+    """
+    path = WORK / f"roads-streamed_{n}.{fmt}"
+    stamp = path.with_name(path.name + ".json")
+    want = {"dataset": "roads", "n": n, "seed": SEED, "chunk": STREAM_CHUNK, "version": 1}
+    if path.exists() and stamp.exists() and json.loads(stamp.read_text()) == want:
+        return path
+    WORK.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.unlink(missing_ok=True)
+    for k, first in enumerate(range(0, n, STREAM_CHUNK)):
+        frame = roads(min(STREAM_CHUNK, n - first), seed=SEED + 100 + k, start=first)
+        pyogrio.write_dataframe(
+            frame, tmp, layer="roads", driver=DRIVERS[fmt], use_arrow=True, append=k > 0,
+            **({"layer_options": {"SPATIAL_INDEX": "NO"}} if fmt == "gpkg" else {}),
+        )  # fmt: skip
+        del frame
+    tmp.rename(path)
+    stamp.write_text(json.dumps(want))
+    return path
+
+
 def main() -> None:
     """Write the named inputs and print their paths."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", choices=sorted(DATASETS))
     ap.add_argument("sizes", nargs="+", type=int)
     ap.add_argument("--format", choices=sorted(DRIVERS), default="gpkg")
+    ap.add_argument("--streamed", action="store_true", help="roads only: chunk by chunk")
     args = ap.parse_args()
     for n in args.sizes:
-        print(input_file(args.dataset, n, args.format))
+        if args.streamed:
+            print(streamed_roads(n, args.format))
+        else:
+            print(input_file(args.dataset, n, args.format))
 
 
 if __name__ == "__main__":

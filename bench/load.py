@@ -10,7 +10,9 @@ committed): road segments and zoning parcels at 10k, 100k and 1M, flood patches 
               indexes, history of the previous version) into database ``onemap_bench``;
 - ogr2ogr:    ``ogr2ogr -f PostgreSQL PG:… FILE -lco GEOMETRY_NAME=geom
               --config PG_USE_COPY YES`` (GiST index, no validation) into the same database;
-- to_postgis: ``geopandas.read_file`` + ``GeoDataFrame.to_postgis`` (GiST index).
+- to_postgis: ``geopandas.read_file`` + ``GeoDataFrame.to_postgis`` (GiST index);
+- copy_limit: the physical limit (bench/copy_limit.py): psql COPYing the rows onemap
+              would COPY, encoded beforehand (untimed), then the GiST index build.
 
 Each tool runs as a child process under /usr/bin/time: wall time around it, peak RSS the
 child's own (the PostgreSQL backends are not counted, for any tool). Tools alternate
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -31,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import copy_limit
 from bench.common import BENCH, RESULTS, ROOT, WORK, commit, fresh_database, machine
 from bench.inputs import input_file, layer_of
 from onemap.core.settings import child_env, export
@@ -47,7 +51,7 @@ CASES = [
     ("zoning", "gpkg", 10_000), ("zoning", "gpkg", 100_000), ("zoning", "gpkg", 1_000_000),
     ("flood", "gpkg", 1_000), ("flood", "gpkg", 10_000), ("flood", "gpkg", 100_000),
 ]  # fmt: skip
-TOOLS = ("onemap", "ogr2ogr", "to_postgis")
+TOOLS = ("onemap", "ogr2ogr", "copy_limit", "to_postgis")
 
 
 def spawn(cmd: list[str], env: dict[str, str]) -> dict:
@@ -73,8 +77,11 @@ def spawn(cmd: list[str], env: dict[str, str]) -> dict:
     return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
-def tools(dataset: str, path: Path, conninfo: str) -> dict[str, list[str]]:
-    """The three commands loading ``path`` (tables: see ``tables``)."""
+def tools(
+    dataset: str, path: Path, conninfo: str, only: tuple[str, ...] = TOOLS
+) -> dict[str, list[str]]:
+    """The commands loading ``path`` (tables: see ``tables``); the COPY limit's encoded
+    rows are prepared here, before any timing, when it is in ``only``."""
     py = sys.executable
     gpd_script = (
         "import sys, geopandas as gpd, sqlalchemy as sa, psycopg;"
@@ -91,13 +98,16 @@ def tools(dataset: str, path: Path, conninfo: str) -> dict[str, list[str]]:
             "-lco", "SCHEMA=bench", "-lco", "GEOMETRY_NAME=geom", "--config", "PG_USE_COPY", "YES",
         ],
         "to_postgis": [py, "-c", gpd_script, str(path), conninfo, f"{dataset}_gpd"],
+        **({"copy_limit": copy_limit.command(dataset, layer_of(dataset), path, conninfo)}
+           if "copy_limit" in only else {}),
     }  # fmt: skip
 
 
 def tables(dataset: str) -> dict[str, str]:
     """Where each tool writes ``dataset``."""
     return {"onemap": f"onemap.{layer_of(dataset)}", "ogr2ogr": f"bench.{dataset}_ogr",
-            "to_postgis": f"bench.{dataset}_gpd"}  # fmt: skip
+            "to_postgis": f"bench.{dataset}_gpd",
+            "copy_limit": copy_limit.table(dataset)}  # fmt: skip
 
 
 def count(conninfo: str, table: str) -> int:
@@ -138,20 +148,23 @@ def drop_peer_tables(conninfo: str, dataset: str) -> None:
     import psycopg
 
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS bench.{dataset}_ogr, bench.{dataset}_gpd")
+        conn.execute(
+            f"DROP TABLE IF EXISTS bench.{dataset}_ogr, bench.{dataset}_gpd, "
+            f"{copy_limit.table(dataset)}"
+        )
 
 
-def prepare_db() -> tuple[str, str]:
+def prepare_db(db: str = DB) -> tuple[str, str]:
     """A fresh bench database (built by `onemap db up`'s code) and its peer schema.
 
     Returns a libpq conninfo without the password, and the password (for PGPASSWORD, so
     that it appears in no command line)."""
     import psycopg
 
-    export(ONEMAP_DB_NAME=DB)
+    export(ONEMAP_DB_NAME=db)
     from onemap.db.connect import owner_conninfo
 
-    settings = fresh_database(DB)
+    settings = fresh_database(db)
     params = psycopg.conninfo.conninfo_to_dict(owner_conninfo(settings))
     password = str(params.pop("password", "") or "")
     params.pop("application_name", None)
@@ -181,16 +194,29 @@ def profile(path: Path) -> str:
     return str(out.relative_to(ROOT))
 
 
-def run_case(dataset: str, fmt: str, n: int, repeat: int, conninfo: str, env: dict) -> dict:
-    """Every tool on one input, ``repeat`` times (to_postgis once); the runs and the best."""
-    path = input_file(dataset, n, fmt)
+def run_case(
+    dataset: str,
+    fmt: str,
+    n: int,
+    repeat: int,
+    conninfo: str,
+    env: dict,
+    path: Path | None = None,
+    only: tuple[str, ...] = TOOLS,
+    measure=None,
+) -> dict:
+    """Every tool (of ``only``) on one input, ``repeat`` times (to_postgis once); the runs
+    and the best. ``path``: the input (default: ``input_file``); ``measure``: called with
+    the tool's name after each of its runs, before the peers' tables are dropped (what it
+    returns is kept with the run)."""
+    path = path or input_file(dataset, n, fmt)
     size_mb = path.stat().st_size / 1e6
     print(f"{dataset} {n:,} ({fmt}): {path.name} ({size_mb:.0f} MB)", flush=True)
     runs: dict[str, list[dict]] = {}
-    commands = tools(dataset, path, conninfo)
+    commands = {k: v for k, v in tools(dataset, path, conninfo, only).items() if k in only}
     for r in range(repeat):
         order = list(commands.items())
-        order = order[r % 3 :] + order[: r % 3]  # rotate: no tool always first
+        order = order[r % len(order) :] + order[: r % len(order)]  # no tool always first
         for name, cmd in order:
             if name == "to_postgis" and r:
                 continue  # minutes and gigabytes each time, and far behind: run once
@@ -201,6 +227,8 @@ def run_case(dataset: str, fmt: str, n: int, repeat: int, conninfo: str, env: di
             if rows != n:
                 raise SystemExit(f"{name} loaded {rows} of {n} rows from {path.name}")
             got["features_per_s"] = round(n / got["wall_s"])
+            if measure is not None:
+                got |= measure(name)
             runs.setdefault(name, []).append(got)
             print(f"  {name:10} {got['wall_s']:7.2f} s  {got['features_per_s']:>9,} f/s  "
                   f"{got['peak_rss_mb']:7.1f} MB", flush=True)  # fmt: skip
@@ -217,18 +245,28 @@ def run_case(dataset: str, fmt: str, n: int, repeat: int, conninfo: str, env: di
         "runs": runs,
         "best": best,
         "onemap_speed_over": {
-            peer: round(onemap / best[peer]["features_per_s"], 2) for peer in TOOLS[1:]
+            peer: round(onemap / best[peer]["features_per_s"], 2)
+            for peer in best
+            if peer != "onemap"
         },
     }
 
 
 def vertices(path: Path) -> int:
-    """Vertices in the file (the work a loader does grows with them, not only with rows)."""
+    """Vertices in the file (the work a loader does grows with them, not only with rows);
+    read in batches, so that a 10-million-row file is counted in little memory."""
     import pyogrio
     import shapely
 
-    geoms = pyogrio.read_dataframe(path, columns=[], use_arrow=True).geometry.values
-    return int(shapely.get_num_coordinates(geoms).sum())
+    total = 0
+    with pyogrio.open_arrow(path, columns=[], batch_size=100_000, use_pyarrow=True) as (
+        meta,
+        reader,
+    ):
+        for batch in reader:
+            wkb = batch.column(meta["geometry_name"] or "wkb_geometry")
+            total += int(shapely.get_num_coordinates(shapely.from_wkb(wkb)).sum())
+    return total
 
 
 def main() -> None:
@@ -248,8 +286,10 @@ def main() -> None:
     conninfo, password = prepare_db()
     env = child_env(**{"ONEMAP_DB_NAME": DB, "PGPASSWORD": password})
     export(PGPASSWORD=password)  # for this process's own queries
+    load_before = os.getloadavg()
     results = [run_case(*case, args.repeat, conninfo, env) for case in cases]
     report = {
+        "load_average": [load_before, os.getloadavg()],
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(conninfo),
@@ -278,11 +318,11 @@ def reading(results: list[dict]) -> list[str]:
         "**Reading.** Below about 100,000 features onemap pays a fixed cost: the smallest "
         f"input ({smallest['features']:,} {smallest['dataset']}) took "
         f"{b['onemap']['wall_s']:.1f} s against ogr2ogr's {b['ogr2ogr']['wall_s']:.1f} s. "
-        "Most of it is Python start-up (importing pandas, which pyogrio pulls in, "
-        "pyarrow, SQLAlchemy/GeoAlchemy2 and psycopg: ~1.2 s by `python -X importtime`), "
-        "the rest the staging table, index builds, swap and ANALYZE, each a round trip. "
-        "As inputs grow the per-row work dominates, where onemap's validation and binary "
-        "COPY run beside PostgreSQL:",
+        "Part of it is Python start-up, the rest the staging table, index builds, the "
+        "generalised tile tables, swap and ANALYZE. As inputs grow the per-row work "
+        "dominates; for a layer with generalised tiles (roads) most of it is building "
+        'those tables (profile and before/after: "Load on both cores" in '
+        "bench/RESULTS.md), not reading, validating or COPYing:",
         "",
     ]
     for r in results:
@@ -290,7 +330,13 @@ def reading(results: list[dict]) -> list[str]:
             ratio = r["onemap_speed_over"]
             lines.append(
                 f"- {r['dataset']} {r['features']:,} ({r['format']}): "
-                f"{ratio['ogr2ogr']:.2f}× ogr2ogr's features/s, {ratio['to_postgis']:.2f}× "
+                f"{ratio['ogr2ogr']:.2f}× ogr2ogr's features/s, "
+                + (
+                    f"{ratio['copy_limit']:.2f}× the COPY limit's, "
+                    if "copy_limit" in ratio
+                    else ""
+                )
+                + f"{ratio['to_postgis']:.2f}× "
                 f"to_postgis' (peak RSS {r['best']['onemap']['peak_rss_mb']:.0f} MB against "
                 f"{r['best']['to_postgis']['peak_rss_mb']:.0f} MB)."
             )
@@ -304,6 +350,14 @@ DESCRIBE = {
 }
 
 
+def _fmt(run: dict | None, key: str, spec: str) -> str:
+    return spec.format(run[key]) if run else "–"
+
+
+def _ratio(ratios: dict, peer: str) -> str:
+    return f"{ratios[peer]:.2f}×" if peer in ratios else "–"
+
+
 def markdown(report: dict) -> str:
     """bench/LOAD.md from the results."""
     m, v = report["machine"], report["versions"]
@@ -313,37 +367,53 @@ def markdown(report: dict) -> str:
         "`make bench-load` (bench/load.py): seeded files from bench/inputs.py (road segments, "
         "zoning parcels and flood patches with the layers' own attributes) loaded into the "
         "same PostGIS by each tool; "
-        f"best of {report['repeat']} runs for onemap and ogr2ogr (tools alternating; "
+        f"best of {report['repeat']} runs for onemap, ogr2ogr and the COPY limit (tools "
+        "alternating; "
         "to_postgis runs once). Peak RSS is the loading process's own (PostgreSQL's "
         "backends are not counted for any tool). Ratio: onemap's features/s over the "
         "peer's (> 1: onemap is faster).",
         "",
         "| input | format | features | vertices | file MB | onemap s | ogr2ogr s | "
-        "to_postgis s | onemap f/s | onemap ÷ ogr2ogr | onemap ÷ to_postgis | "
-        "peak RSS MB (onemap / ogr2ogr / to_postgis) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "COPY limit s | to_postgis s | onemap f/s | onemap ÷ ogr2ogr | onemap ÷ COPY limit "
+        "| onemap ÷ to_postgis | peak RSS MB (onemap / ogr2ogr / COPY limit / to_postgis) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for res in report["results"]:
         b, ratio = res["best"], res["onemap_speed_over"]
-        rss = " / ".join(f"{b[t]['peak_rss_mb']:.0f}" for t in TOOLS)
+        rss = " / ".join(_fmt(b.get(t), "peak_rss_mb", "{:.0f}") for t in TOOLS)
         lines.append(
             f"| {DESCRIBE.get(res['dataset'], res['dataset'])} | {res['format']} "
             f"| {res['features']:,} | {res['vertices']:,} | {res['file_mb']:.0f} "
             f"| {b['onemap']['wall_s']:.2f} | {b['ogr2ogr']['wall_s']:.2f} "
+            f"| {_fmt(b.get('copy_limit'), 'wall_s', '{:.2f}')} "
             f"| {b['to_postgis']['wall_s']:.2f} | {b['onemap']['features_per_s']:,} "
-            f"| {ratio['ogr2ogr']:.2f}× | {ratio['to_postgis']:.2f}× | {rss} |"
+            f"| {ratio['ogr2ogr']:.2f}× | {_ratio(ratio, 'copy_limit')} "
+            f"| {ratio['to_postgis']:.2f}× | {rss} |"
         )
     lines += [
         "",
         "What each tool does: **onemap** validates every row against the layer file "
         "(types, allowed values, geometry validity, extent), COPYs into a staging table with "
         "the CHECK constraints, builds the primary key and the layer's indexes (two "
-        "connections side by side), swaps the table in and keeps the previous version as "
-        "history; **ogr2ogr** COPYs into a new table with a GiST index; **to_postgis** "
-        "reads the whole file into memory and writes it with a GiST index.",
+        "connections side by side), builds the generalised tables its low-zoom tiles are "
+        "drawn from (one per zoom below the layer's detail zoom: 14 for roads, merged and "
+        "simplified; again two connections side by side), swaps the table in and keeps "
+        "the previous version as history; **ogr2ogr** COPYs into a new table with a GiST "
+        "index; **to_postgis** "
+        "reads the whole file into memory and writes it with a GiST index; the **COPY "
+        "limit** is psql COPYing the rows onemap would COPY, binary-encoded beforehand "
+        "(untimed), into a new table, then building its GiST index: PostgreSQL's own "
+        "cost, the most any loader could approach (bench/copy_limit.py).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']:,} MB, {m['os']}. "
-        f"Date: {report['date']}.",
+        f"Date: {report['date']}."
+        + (
+            " Load average (1/5/15 min) at the start and end: "
+            + " → ".join("/".join(f"{x:.2f}" for x in la) for la in report["load_average"])
+            + " (other jobs shared the machine: ratios within the run are what count)."
+            if report.get("load_average")
+            else ""
+        ),
         "",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
         "",

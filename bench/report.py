@@ -156,7 +156,9 @@ def _glance_load(load: dict) -> list[str]:
         ratio = r["onemap_speed_over"]
         out.append(
             f"| load {r['dataset']} ({r['format']}), features/s | {r['features']:,} "
-            f"| ogr2ogr {ratio['ogr2ogr']:.2f}×, to_postgis {ratio['to_postgis']:.2f}× |"
+            f"| ogr2ogr {ratio['ogr2ogr']:.2f}×, to_postgis {ratio['to_postgis']:.2f}×"
+            + (f", COPY limit {ratio['copy_limit']:.2f}×" if "copy_limit" in ratio else "")
+            + " |"
         )
     return out
 
@@ -294,8 +296,10 @@ def main() -> None:
         ("QUICKSTART.md", "Quick start"),
         ("SOAK.md", "Soak"),
         ("CLUSTER.md", "Cluster: HAProxy, API nodes, replicas"),  # bench/cluster.py writes it
+        ("LOADCORES.md", "Load on both cores"),  # bench/load_cores.py, before/after
+        ("TENM.md", "10 million segments"),  # make bench-10m (bench/ten_million.py)
     ):
-        if (BENCH / part).exists():  # measured by hand (bench/spatial_order.py, /usr/bin/time)
+        if (BENCH / part).exists():  # written by the part's own run, not by make bench
             lines += [f"## {title}", "", *_body(BENCH / part), ""]
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {BENCH / 'RESULTS.md'}")

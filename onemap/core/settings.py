@@ -334,3 +334,12 @@ class LimitSettings(BaseSettings):
     load_keepalive_s: int = Field(default=30, ge=1)
     rejects_per_reason: int = Field(default=100, ge=1)
     stage_tablespace: str | None = None
+
+
+class BenchSettings(BaseSettings):
+    """The benchmarks' knobs (bench/): ``ONEMAP_BENCH_SEGMENTS`` sizes `make bench-10m`
+    (10 million road segments; smaller to try the whole run quickly)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONEMAP_BENCH_")
+
+    segments: int = Field(default=10_000_000, ge=1_000)

@@ -40,7 +40,11 @@ from onemap.core.settings import LimitSettings
 from onemap.db.names import DATA_SCHEMA, table_comment
 from onemap.load import regions
 from onemap.load.archive import archive_rows, archive_table
-from onemap.load.generalise import build_generalised, swap_generalised
+from onemap.load.generalise import (
+    build_generalised,
+    build_generalised_parallel,
+    swap_generalised,
+)
 from onemap.load.stage import (
     JobsFailed,
     attach_pkey,
@@ -130,9 +134,7 @@ def make_current(
             refuse(dups)
     previous = done[count][0][0] if mode is Mode.REPLACE else 0
     if mode is Mode.REPLACE and region is None:  # the tiles' tables, before taking the lock
-        with conn.cursor() as cur:
-            build_generalised(cur, layer, stage_name(layer))
-        conn.commit()
+        build_generalised_parallel(conn, settings, layer, stage_name(layer))
     with conn.cursor() as cur:
         if mode is Mode.REPLACE and region is None:
             result = replace(cur, layer, run_id, staged, previous)

@@ -11,7 +11,8 @@ class SuiteSettings(BaseSettings):
     browser; ``ONEMAP_DEMO_SEED`` checks the demo generator with another seed;
     ``ONEMAP_REPORTS_LOAD_SECONDS`` sets how long the intake load test runs;
     ``ONEMAP_ACCESS_LOG`` (default on in the suite): the test server's request log;
-    ``ONEMAP_CLUSTER_PORT``: where the cluster rehearsal's ports start."""
+    ``ONEMAP_CLUSTER_PORT``: where the cluster rehearsal's ports start (default: the first
+    free block below Linux's ephemeral port range)."""
 
     model_config = SettingsConfigDict(env_prefix="ONEMAP_", env_ignore_empty=True)
 
@@ -21,7 +22,7 @@ class SuiteSettings(BaseSettings):
     reports_load_seconds: float = 20.0
     access_log: str = "1"
     # first of the 8 loopback ports the cluster rehearsal takes (tests/test_cluster.py)
-    cluster_port: int = 55640
+    cluster_port: int | None = None
 
 
 SUITE = SuiteSettings()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -40,7 +41,26 @@ from tests.settings import SUITE
 LAYER = "admin_kecamatan"
 ITEMS = f"/collections/{LAYER}/items?f=json&limit=5&bbox=110.3,-7.1,110.5,-6.9"
 MAX_LAG_S = 3  # the lag above which a node's /health says 503 (ONEMAP_MAX_REPLICA_LAG_S)
-CHECK = ClusterSettings(port=SUITE.cluster_port, check_interval_ms=500, check_fall=2)
+
+
+def _free_block(first: int = 25640, size: int = 8) -> int:
+    """The first port of ``size`` free loopback ports, searched from ``first``: below
+    32768, where Linux picks the local ports of outgoing connections
+    (net.ipv4.ip_local_port_range), which took a fixed port above it while the suite ran."""
+    for base in range(first, 32768 - size, size):
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free loopback ports below 32768")
+
+
+CHECK = ClusterSettings(
+    port=SUITE.cluster_port or _free_block(), check_interval_ms=500, check_fall=2
+)
 # a failure is noticed after fall × interval; a check may itself wait up to its timeout
 GRACE_S = CHECK.check_fall * CHECK.check_interval_ms / 1000 + 3
 

@@ -30,7 +30,7 @@ from psycopg import sql
 
 from onemap.core.layers import Layer
 from onemap.core.tile_rules import TileRules
-from onemap.db.models import STAGE_SCHEMA
+from onemap.db.names import STAGE_SCHEMA
 from onemap.db.tile_tables import drop_generalised, tile_ident, tile_table
 from onemap.load.stage import run_parallel
 

@@ -33,6 +33,9 @@ class OsmRules(_Strict):
     ``clip_to``: a published polygon layer whose union is the region (else the city bbox).
     """
 
+    # ``copy`` in the layer file; ``copy_tags`` too, so that a dumped model validates again
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     highway: dict[str, dict[str, str]] = Field(min_length=1)
     tags: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
     copy_tags: dict[str, str] = Field(default_factory=dict, alias="copy")

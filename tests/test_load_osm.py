@@ -4,6 +4,8 @@ file's osm: block, ways split at shared nodes, clipped to the region, footways s
 from __future__ import annotations
 
 import json
+import math
+import urllib.request
 
 import osmium
 import psycopg
@@ -188,3 +190,49 @@ def test_an_extract_with_no_roads_is_refused_with_what_it_has(scratch_settings, 
         w.add_way(Way(id=5, nodes=[1, 2], tags={"highway": "footway"}, version=1))
     with pytest.raises(LoadError, match=r"paths\.osm\.pbf: none of its 1 ways .* footway 1"):
         load_layer(BBOX_ROADS, path, settings=scratch_settings)
+
+
+def test_the_api_and_maps_serve_an_extract_like_any_load(scratch_settings, tmp_path) -> None:
+    """pygeoapi on the scratch database after an OSM load: the items are the loaded
+    segments with their mapped classes, and the vector tile over them is drawn; the maps
+    site built from that database draws them on the layer's page."""
+    from onemap.core.settings import DbSettings, env_name
+    from onemap.serve.server import start_background
+    from tests.conftest import OUTPUT, free_port
+    from tests.test_regions import install_coverages
+
+    load_layer(
+        BBOX_ROADS,
+        write_pbf(tmp_path / "api.osm.pbf"),
+        settings=scratch_settings,
+        constants={"condition": "sedang"},
+    )
+    loaded = rows(scratch_settings)
+    install_coverages(scratch_settings, tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(env_name(DbSettings, "name"), scratch_settings.name)
+        port = free_port()
+        proc = start_background(port, workers=1, log=OUTPUT / "pygeoapi-osm.log")
+    base = f"http://127.0.0.1:{port}/collections/road_condition"
+    try:
+        with urllib.request.urlopen(f"{base}/items?f=json&limit=100") as r:
+            features = json.load(r)["features"]
+        got = {f["properties"]["segment_id"]: f["properties"] for f in features}
+        assert set(got) == set(loaded)
+        assert got["w10-1"]["status"] == loaded["w10-1"][1]
+        assert got["w10-1"]["condition"] == "rusak_ringan"  # smoothness=bad, as mapped
+        # the z14 tile holding node 3 (110.42, -6.99), where the primary meets the street
+        n = 2**14
+        col = int((110.42 + 180) / 360 * n)
+        lat = math.radians(-6.99)
+        row = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)
+        with urllib.request.urlopen(f"{base}/tiles/WebMercatorQuad/14/{row}/{col}?f=mvt") as r:
+            assert r.status == 200 and len(r.read()) > 50
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    from onemap.publish.maps.write import write_site
+
+    write_site(tmp_path / "site", basemap="none", settings=scratch_settings)
+    page = (tmp_path / "site" / "road_condition.html").read_text(encoding="utf-8")
+    assert all(segment in page for segment in loaded)

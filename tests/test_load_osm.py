@@ -19,6 +19,7 @@ from onemap.db.connect import owner_conninfo
 from onemap.indicators.compute import Request, compute
 from onemap.load.loader import load_layer
 from onemap.load.osm import check_pbf, split_at_shared_nodes
+from tests.served import api_on
 
 ROADS = get_layer("road_condition")
 # The region is the city's bbox here (east edge 110.50523): the scratch database's
@@ -196,11 +197,6 @@ def test_the_api_and_maps_serve_an_extract_like_any_load(scratch_settings, tmp_p
     """pygeoapi on the scratch database after an OSM load: the items are the loaded
     segments with their mapped classes, and the vector tile over them is drawn; the maps
     site built from that database draws them on the layer's page."""
-    from onemap.core.settings import DbSettings, env_name
-    from onemap.serve.server import start_background
-    from tests.conftest import OUTPUT, free_port
-    from tests.test_regions import install_coverages
-
     load_layer(
         BBOX_ROADS,
         write_pbf(tmp_path / "api.osm.pbf"),
@@ -208,13 +204,8 @@ def test_the_api_and_maps_serve_an_extract_like_any_load(scratch_settings, tmp_p
         constants={"condition": "sedang"},
     )
     loaded = rows(scratch_settings)
-    install_coverages(scratch_settings, tmp_path)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(env_name(DbSettings, "name"), scratch_settings.name)
-        port = free_port()
-        proc = start_background(port, workers=1, log=OUTPUT / "pygeoapi-osm.log")
-    base = f"http://127.0.0.1:{port}/collections/road_condition"
-    try:
+    with api_on(scratch_settings, tmp_path, "osm") as api:
+        base = f"{api}/collections/road_condition"
         with urllib.request.urlopen(f"{base}/items?f=json&limit=100") as r:
             features = json.load(r)["features"]
         got = {f["properties"]["segment_id"]: f["properties"] for f in features}
@@ -228,9 +219,6 @@ def test_the_api_and_maps_serve_an_extract_like_any_load(scratch_settings, tmp_p
         row = int((1 - math.asinh(math.tan(lat)) / math.pi) / 2 * n)
         with urllib.request.urlopen(f"{base}/tiles/WebMercatorQuad/14/{row}/{col}?f=mvt") as r:
             assert r.status == 200 and len(r.read()) > 50
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     from onemap.publish.maps.write import write_site
 
     write_site(tmp_path / "site", basemap="none", settings=scratch_settings)

@@ -22,7 +22,8 @@ from onemap.db.connect import owner_conninfo
 from onemap.load import history
 from onemap.load.loader import load_layer
 from onemap.load.rollback import rollback
-from tests.conftest import OUTPUT, TEST_DB, free_port
+from tests.conftest import OUTPUT, TEST_DB
+from tests.served import api_on
 from tests.test_load import road_frame
 
 ROADS = get_layer("road_condition")
@@ -188,43 +189,16 @@ def test_one_region_deployment_is_not_partitioned(tmp_path, monkeypatch) -> None
         regions.regions.cache_clear()
 
 
-def install_coverages(settings, tmp_path) -> None:
-    """A small raster for each coverage pygeoapi.yml names (the server opens them at start)."""
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from onemap.core.layers import load_layers
-    from onemap.load.coverage_files import install_raster, published_path
-
-    for layer in load_layers().values():
-        if layer.coverage is None or published_path(layer, settings) is not None:
-            continue
-        src = tmp_path / f"{layer.id}.tif"
-        profile = {"driver": "GTiff", "width": 16, "height": 16, "count": 1, "dtype": "float32"}
-        transform = from_origin(430000, 9230000, 50, 50)
-        with rasterio.open(src, "w", crs="EPSG:32749", transform=transform, **profile) as dst:
-            dst.write(np.zeros((16, 16), "float32"), 1)
-        install_raster(layer, src, settings)
-
-
 def test_the_api_serves_the_union_and_filters_by_region(two_regions, tmp_path) -> None:
     """pygeoapi on the two-region database: the items of both regions, and ``region`` as
     a queryable and a property filter."""
-    from onemap.serve.server import start_background
-
     if not rows(two_regions, KOTA):
         load(two_regions, tmp_path, road_frame(4), KOTA, "kota.gpkg")
     if not rows(two_regions, KAB):
         load(two_regions, tmp_path, kab_frame(3), KAB, "kab.gpkg")
     expected = {KOTA: set(rows(two_regions, KOTA)), KAB: set(rows(two_regions, KAB))}
-    install_coverages(two_regions, tmp_path)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(env_name(DbSettings, "name"), two_regions.name)
-        port = free_port()
-        proc = start_background(port, workers=1, log=OUTPUT / "pygeoapi-regions.log")
-    url = f"http://127.0.0.1:{port}/collections/road_condition"
-    try:
+    with api_on(two_regions, tmp_path, "regions") as api:
+        url = f"{api}/collections/road_condition"
 
         def items(query: str = "") -> dict[str, str]:
             with urllib.request.urlopen(f"{url}/items?f=json&limit=100{query}") as r:
@@ -239,9 +213,6 @@ def test_the_api_serves_the_union_and_filters_by_region(two_regions, tmp_path) -
         assert set(items(f"&filter=region%3D%27{KOTA}%27")) == expected[KOTA]
         with urllib.request.urlopen(f"{url}/queryables?f=json") as r:
             assert "region" in json.load(r)["properties"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def hist_children(settings) -> set[str]:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import requests
 from psycopg import sql
+from shapely.geometry import LineString, MultiLineString
 
 from bench.inputs import roads
 from onemap.core.layers import Layer, get_layer, layers_dir, read_layer
@@ -122,7 +123,7 @@ def key(settings, layer: Layer = ROADS) -> str:
 
 def test_low_zooms_draw_the_classes_of_their_zoom(dense_roads, scratch_settings) -> None:
     """One generalised table per zoom below detail_zoom, each with only its classes and
-    attributes; merged lines carry no id."""
+    attributes; merged lines (up to merge_max_zoom) carry no id, the segments above it do."""
     counts = generalised_tables(scratch_settings)
     assert set(counts) == {f"{ROADS.id}_z{z}" for z in ROADS.tiles.levels}
     with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
@@ -132,7 +133,9 @@ def test_low_zooms_draw_the_classes_of_their_zoom(dense_roads, scratch_settings)
                 c.name
                 for c in conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(table)).description
             ]
-            assert set(cols) == {"geom", *ROADS.tiles.fields_at(z, ROADS.field_names)}, z
+            ids = set() if ROADS.tiles.merges(ROADS.geometry_family, z) else {"id"}
+            assert ids == ({"id"} if z > ROADS.tiles.merge_max_zoom else set()), z
+            assert set(cols) == {"geom", *ids, *ROADS.tiles.fields_at(z, ROADS.field_names)}, z
             drawn = {r[0] for r in conn.execute(sql.SQL("SELECT function FROM {}").format(table))}
             assert drawn == set(ROADS.tiles.classes_at(z, ROADS.field("function").allowed)), z
             srid = conn.execute(sql.SQL("SELECT ST_SRID(geom) FROM {} LIMIT 1").format(table))
@@ -172,6 +175,43 @@ def test_generalised_tables_are_swapped_with_the_layer(scratch_settings, tmp_pat
     with pytest.raises(Exception):  # noqa: B017 - any refusal; what matters is what is left
         load_layer(ROADS, tmp_path / "bad.gpkg", settings=scratch_settings)
     assert generalised_tables(scratch_settings) == before
+
+
+def test_lines_merge_up_to_merge_max_zoom_and_keep_their_ids_above(
+    scratch_settings, tmp_path
+) -> None:
+    """A replace (levels built side by side): a chain of six arterials touching end to end
+    becomes one line up to z11 (simplified per part first, still joined, its length
+    kept); z12 and z13 draw the segments themselves with their ids, a two-part
+    MultiLineString as one feature."""
+    chain = road_frame(7, function=["arteri"] * 6 + ["lingkungan"])
+    points = [(110.42 + i * 0.001, -6.99 - 0.0003 * (i % 2)) for i in range(7)]  # a zigzag
+    chain["geometry"] = [
+        *(LineString([points[i], points[i + 1]]) for i in range(6)),
+        MultiLineString(
+            [[(110.43, -6.99), (110.431, -6.99)], [(110.432, -6.99), (110.433, -6.99)]]
+        ),
+    ]
+    chain.to_file(tmp_path / "chain.gpkg", driver="GPKG")
+    load_layer(ROADS, tmp_path / "chain.gpkg", settings=scratch_settings)
+    with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+
+        def rows(z: int, what: str) -> list[tuple]:
+            table = sql.Identifier(TILES_SCHEMA, f"{ROADS.id}_z{z}")
+            return conn.execute(sql.SQL(f"SELECT {what} FROM {{}}").format(table)).fetchall()
+
+        live = conn.execute(
+            "SELECT sum(ST_Length(ST_Transform(geom, 3857))) FROM onemap.road_condition "
+            "WHERE function = 'arteri'"
+        ).fetchone()[0]
+        for z in (5, 11):
+            assert len(rows(z, "1")) == 1, z  # merged (the chain lies in one cell)
+        # the zigzag's 33 m bends are over z11's tolerance (9.6 m): its length is kept
+        assert rows(11, "ST_Length(geom)")[0][0] == pytest.approx(live, rel=0.01)
+        assert sorted(r[0] for r in rows(12, "id")) == [f"t-{i}" for i in range(6)]
+        assert sorted(r[0] for r in rows(13, "id")) == [f"t-{i}" for i in range(7)]
+        parts = dict(rows(13, "id, ST_NumGeometries(geom)"))
+        assert parts["t-6"] == 2 and parts["t-0"] == 1  # one feature per id, parts kept
 
 
 def test_the_cache_is_dropped_for_the_new_version_only(
@@ -231,6 +271,9 @@ def test_metadata_states_zooms_and_fields(api) -> None:
     assert by_zoom[5]["classes"] == {"function": ["arteri"]}
     assert "id" not in by_zoom[5]["fields"] and "condition" in by_zoom[5]["fields"]
     assert "id" in by_zoom[14]["fields"] and not by_zoom[14]["generalised"]
+    # OpenMapTiles' rule: lines merged up to z11, the segments themselves (with id) above
+    assert by_zoom[11]["linesMerged"] and "id" not in by_zoom[11]["fields"]
+    assert not by_zoom[12]["linesMerged"] and "id" in by_zoom[12]["fields"]
     assert meta["onemap:maxTileBytes"] == MAX_TILE_BYTES
 
 

@@ -40,8 +40,9 @@ class TileRules(_Strict):
 
     ``fields_from_zoom``: the attributes tiles carry below ``detail_zoom``, each from its
     zoom (every field is carried from ``detail_zoom``). ``merge_lines``: below
-    ``detail_zoom``, lines with the same carried attributes are merged (``ST_LineMerge``)
-    within a tile-sized cell, and then carry no id. ``min_area_px``: below
+    ``detail_zoom`` (and up to ``merge_max_zoom`` where set), lines with the same carried
+    attributes are merged (``ST_LineMerge``) within a tile-sized cell, and then carry no
+    id. ``min_area_px``: below
     ``detail_zoom``, polygons smaller than this many square pixels (of a 512-px tile) at
     the zoom are left out.
     """
@@ -52,6 +53,9 @@ class TileRules(_Strict):
     classes: TileClasses | None = None
     fields_from_zoom: dict[str, int] = Field(default_factory=dict)
     merge_lines: bool = True
+    # OpenMapTiles merges transportation lines up to z11 only (its
+    # osm_transportation_merge_linestring_gen_z11); z12 and z13 draw the lines themselves.
+    merge_max_zoom: int | None = Field(default=None, ge=0, le=MAX_ZOOM)
     min_area_px: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
@@ -122,9 +126,14 @@ class TileRules(_Strict):
             return tuple(names)
         return tuple(n for n in names if self.fields_from_zoom.get(n, MAX_ZOOM + 1) <= z)
 
-    def merges(self, geometry_family: str) -> bool:
-        """Whether lines are merged below ``detail_zoom`` (and so carry no id there)."""
-        return self.merge_lines and geometry_family == "line"
+    def merges(self, geometry_family: str, z: int) -> bool:
+        """Whether lines are merged at generalised zoom ``z`` (and so carry no id there)."""
+        return (
+            self.merge_lines
+            and geometry_family == "line"
+            and z < (self.detail_zoom or 0)
+            and (self.merge_max_zoom is None or z <= self.merge_max_zoom)
+        )
 
     def digest(self) -> str:
         """A short hash of the rules: part of the tile cache's key and the tiles' ETag, so

@@ -7,7 +7,8 @@ table ``onemap_tiles.<layer>_z<zoom>`` in Web Mercator holding, as OpenMapTiles 
 - only the classes drawn at that zoom, and only the attributes carried at it;
 - lines merged (``ST_LineMerge``) per combination of those attributes within each
   tile-sized cell of the zoom (a merged line never spans more than a few tiles, so a tile
-  never clips a city-long geometry), then without an id;
+  never clips a city-long geometry), then without an id — up to ``merge_max_zoom``
+  (OpenMapTiles: z11); above it the rows themselves, with their id;
 - polygons smaller than ``min_area_px`` square pixels at the zoom left out;
 - every geometry simplified (``ST_Simplify``) to a quarter pixel of a 512-px tile at the
   zoom, the tolerance the tile provider uses from ``detail_zoom`` on.
@@ -18,7 +19,8 @@ of a 100,000-segment load when built one after the other); an upsert or append, 
 version exists only inside the publishing transaction, builds them there, one after the
 other. Both first project the source to Web Mercator once (an unlogged or temporary
 ``<layer>_3857``), not once per level; a replace also merges lines once for consecutive
-levels whose groups are the same (``shared_merges``: z0–z7 of roads). Either way the tables become
+levels whose groups are the same (``shared_merges``: z0–z8 of roads), and builds the
+unmerged levels side by side with the merges. Either way the tables become
 ``onemap_tiles.<layer>_z<zoom>`` by rename in the transaction that publishes the version:
 a reader never gets tiles of one version and items of another.
 """
@@ -34,6 +36,10 @@ from onemap.db.names import STAGE_SCHEMA
 from onemap.db.tile_tables import drop_generalised, tile_ident, tile_table
 from onemap.load.stage import run_parallel
 
+# Written once per version and analysed by the load (autovacuum on them would make the
+# publishing rename wait deadlock_timeout, 1 s, before PostgreSQL cancels it; its
+# anti-wraparound vacuum still runs: PostgreSQL manual, CREATE TABLE, autovacuum_enabled).
+NO_AUTOVACUUM = sql.SQL("WITH (autovacuum_enabled = false)")
 WORLD_M = 40_075_016.686  # the width of Web Mercator (EPSG:3857)
 TILE_PX = 512
 
@@ -67,20 +73,45 @@ def _fields_where(layer: Layer, rules: TileRules, z: int) -> tuple[list, list]:
 
 
 def merged_query(
-    layer: Layer, rules: TileRules, z: int, source: sql.Composable
+    layer: Layer, rules: TileRules, z: int, source: sql.Composable, drawn_to: int | None = None
 ) -> tuple[sql.Composable, sql.Composed]:
     """For merged lines: the attribute list (``a, b, ``) and the SELECT of the lines
-    merged per attributes and tile-sized cell at zoom ``z``, before simplification."""
+    merged per attributes and tile-sized cell at zoom ``z``, before their simplification.
+
+    Each part is first simplified to the tolerance of ``drawn_to`` (the highest zoom the
+    merge is drawn at; default ``z``): Douglas–Peucker keeps a line's end points, so the
+    parts still meet where they met and merge as before, with the vertices no level
+    draws gone before the sort and the merge (a fifth of the vertices of generated roads
+    at z11; the merge took 14 s of 1,000,000 segments with them, 9 s without). The merged
+    line is simplified again at its level: a vertex where two parts met is kept by the
+    first pass, so a level's line can differ from one simplified in one pass by less
+    than its tolerance."""
     fields, where = _fields_where(layer, rules, z)
     cell = sql.Literal(tile_metres(z))
+    tol = sql.Literal(tolerance(z if drawn_to is None else drawn_to))
     keys = sql.SQL("").join(sql.SQL("{}, ").format(f) for f in fields)
+    parts = _parts(keys, source, where)
     inner = sql.SQL(
-        "SELECT {keys}(ST_Dump(ST_Transform(geom, 3857))).geom AS g FROM {src} WHERE {where}"
-    ).format(keys=keys, src=source, where=_all(where))
+        "SELECT {keys}ST_Simplify(ST_Transform(p, 3857), {tol}) AS g FROM ({parts}) q OFFSET 0"
+    ).format(keys=keys, tol=tol, parts=parts)
     return keys, sql.SQL(
         "SELECT {keys}(ST_Dump(ST_LineMerge(ST_Collect(g)))).geom AS geom FROM ({inner}) s "
+        "WHERE g IS NOT NULL "
         "GROUP BY {keys}floor(ST_XMin(g) / {cell}), floor(ST_YMin(g) / {cell})"
     ).format(keys=keys, inner=inner, cell=cell)
+
+
+def _parts(keys: sql.Composable, source: sql.Composable, where: list) -> sql.Composed:
+    """``keys`` and each line of ``source`` as ``p``, one row per part. ``ST_Dump`` costs
+    3.4 s per million rows on this machine, ``ST_GeometryN`` 0.4 s, so the single-part
+    rows (nearly all of them: the loader makes every line a MultiLineString) take the
+    latter."""
+    return sql.SQL(
+        "SELECT {keys}ST_GeometryN(geom, 1) AS p FROM {src} "
+        "WHERE {where} AND ST_NumGeometries(geom) = 1 UNION ALL "
+        "SELECT {keys}(ST_Dump(geom)).geom AS p FROM {src} "
+        "WHERE {where} AND ST_NumGeometries(geom) <> 1"
+    ).format(keys=keys, src=source, where=_all(where))
 
 
 def simplified_query(
@@ -98,7 +129,7 @@ def level_query(layer: Layer, rules: TileRules, z: int, source: sql.Composable) 
     """The SELECT of the generalised rows of ``layer`` at zoom ``z`` from ``source``."""
     fields, where = _fields_where(layer, rules, z)
     tol = sql.Literal(tolerance(z))
-    if rules.merges(layer.geometry_family):
+    if rules.merges(layer.geometry_family, z):
         keys, merged = merged_query(layer, rules, z, source)
         return simplified_query(keys, tol, merged)
     if layer.geometry_family == "polygon" and rules.min_area_px:
@@ -109,7 +140,8 @@ def level_query(layer: Layer, rules: TileRules, z: int, source: sql.Composable) 
     cols = sql.SQL("").join(sql.SQL("{}, ").format(f) for f in fields)
     return sql.SQL(
         "SELECT * FROM (SELECT {pk} AS id, {cols}ST_Simplify(ST_Transform(geom, 3857), {tol}) "
-        "AS geom FROM {src} WHERE {where}) s WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)"
+        "AS geom FROM {src} WHERE {where} OFFSET 0) s "
+        "WHERE geom IS NOT NULL AND NOT ST_IsEmpty(geom)"
     ).format(
         pk=sql.Identifier(layer.primary_key), cols=cols, tol=tol, src=source, where=_all(where)
     )
@@ -119,10 +151,18 @@ def _all(conditions: list[sql.Composable]) -> sql.Composable:
     return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
 
 
+# ``OFFSET 0`` below keeps PostgreSQL from pulling a subquery up into the query around it,
+# which would evaluate its ST_Simplify once per reference (filter, cell keys, output):
+# three to four times per row (EXPLAIN ANALYZE: the z11 merge 11.2 s → 7.3 s at 1M rows).
+
 # Each level's build: no JIT (the generalisation's cost estimates are huge, so PostgreSQL
 # compiles every level for seconds, more than the query saves) and memory enough for
-# its sort of geometries (the default 4 MB spills it to disk).
-_BUILD_SETTINGS = sql.SQL("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'; ")
+# its sort of geometries (the default 4 MB spills it to disk), and no parallel workers
+# (a replace already runs one level per core; workers on top of that oversubscribe them).
+_BUILD_SETTINGS = sql.SQL(
+    "SET LOCAL jit = off; SET LOCAL work_mem = '256MB'; "
+    "SET LOCAL max_parallel_workers_per_gather = 0; "
+)
 
 
 def base_name(layer: Layer) -> sql.Identifier:
@@ -131,20 +171,17 @@ def base_name(layer: Layer) -> sql.Identifier:
 
 
 def _base_query(layer: Layer, source: sql.Composable, *, temporary: bool) -> sql.Composed:
-    """The source's rows with the geometry projected once, not once per level; where
-    lines are merged, already split into their parts (one row per part).
+    """The source's rows with the geometry projected once, not once per level.
 
-    (``ST_Transform`` to the geometry's own SRID returns it unchanged, and ``ST_Dump`` of
-    a single line returns that line, so ``level_query`` reads it as it would the source,
-    and builds the same rows; lines that are merged carry no id, so one row per part
-    changes nothing.)"""
+    (``ST_Transform`` to the geometry's own SRID returns it unchanged, so ``level_query``
+    reads it as it would the source, and builds the same rows.)"""
     cols = sql.SQL(", ").join(sql.Identifier(f) for f in layer.field_names)
-    geom = sql.SQL("ST_Transform(geom, 3857)")
-    if layer.tiles.merges(layer.geometry_family):
-        geom = sql.SQL("(ST_Dump({})).geom").format(geom)
-    return sql.SQL("CREATE {kind} TABLE {base} AS SELECT {cols}, {geom} AS geom FROM {src}").format(
+    return sql.SQL(
+        "CREATE {kind} TABLE {base} {w} AS SELECT {cols}, ST_Transform(geom, 3857) AS geom "
+        "FROM {src}"
+    ).format(
+        w=NO_AUTOVACUUM,
         kind=sql.SQL("TEMPORARY" if temporary else "UNLOGGED"),
-        geom=geom,
         base=sql.Identifier(f"{layer.id}_3857") if temporary else base_name(layer),
         cols=cols,
         src=source,
@@ -154,16 +191,7 @@ def _base_query(layer: Layer, source: sql.Composable, *, temporary: bool) -> sql
 def level_jobs(layer: Layer, base: sql.Composable) -> list[sql.Composed]:
     """One statement per level: its ``_next`` table from ``base``, indexed, analysed."""
     rules = layer.tiles
-    jobs = []
-    for z in rules.levels:
-        table = tile_ident(layer, z, next_version=True)
-        jobs.append(
-            sql.SQL("{settings}CREATE TABLE {t} AS {q}; CREATE INDEX ON {t} USING gist (geom); "
-                    "ANALYZE {t}").format(
-                settings=_BUILD_SETTINGS, t=table, q=level_query(layer, rules, z, base)
-            )
-        )  # fmt: skip
-    return jobs
+    return [_level_job(layer, z, level_query(layer, rules, z, base)) for z in rules.levels]
 
 
 def build_generalised(cur: psycopg.Cursor, layer: Layer, source: sql.Composable) -> None:
@@ -195,10 +223,11 @@ def build_generalised_parallel(
     with conn.cursor() as cur:
         drop_generalised(cur, layer, next_version=True)  # left by a load that failed later
         _drop_work_tables(cur, layer)
-        cur.execute(_BUILD_SETTINGS + _base_query(layer, source, temporary=False))
+        # alone on the server: parallel workers project it on both cores
+        cur.execute(sql.SQL("SET LOCAL jit = off; ") + _base_query(layer, source, temporary=False))
     conn.commit()
     try:
-        if layer.tiles.merges(layer.geometry_family):
+        if any(layer.tiles.merges(layer.geometry_family, z) for z in layer.tiles.levels):
             jobs = _merged_level_jobs(conn, settings, layer, base)
         else:
             jobs = level_jobs(layer, base)
@@ -225,39 +254,38 @@ def _drop_work_tables(cur: psycopg.Cursor, layer: Layer) -> None:
 
 
 def shared_merges(conn: psycopg.Connection, layer: Layer, base: sql.Composable) -> dict[int, int]:
-    """Each level -> the level whose merged lines it can take (itself, or a lower one).
+    """Each merged level -> the level whose merged lines it can take (itself, or a lower one).
 
     A level's lines are merged per attributes and per tile-sized cell. The cells of zoom
     z - 1 are unions of four cells of zoom z (floor(x / 2c) = floor(floor(x / c) / 2)),
     so when two consecutive levels carry the same classes and attributes and the rows
     fall into as many cells at both, the groups are the same and so are the merged lines:
     only the simplification differs. (At city scale the lowest zooms all put the city in
-    one or two cells: z0–z8 of roads share one merge.) The cells are counted in one scan.
+    one or two cells: z0–z8 of roads share one merge.) One scan lists the occupied cells
+    of the highest merged zoom per class; the lower zooms' cells follow by halving.
     """
     rules = layer.tiles
-    levels = sorted(rules.levels)
-    counts = []
-    for z in levels:
-        _fields, where = _fields_where(layer, rules, z)
-        cell = sql.Literal(tile_metres(z))
-        counts.append(
-            sql.SQL(
-                "count(DISTINCT (floor(ST_XMin(geom) / {c}), floor(ST_YMin(geom) / {c}))) "
-                "FILTER (WHERE {w})"
-            ).format(c=cell, w=_all(where))
-        )
-    row = conn.execute(
-        sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(counts), base)
-    ).fetchone()
+    levels = sorted(z for z in rules.levels if rules.merges(layer.geometry_family, z))
+    top = levels[-1]
+    cell = sql.Literal(tile_metres(top))
+    klass = sql.Identifier(rules.classes.field) if rules.classes else sql.SQL("NULL::text")
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT DISTINCT k, floor(ST_XMin(p) / {c})::bigint, floor(ST_YMin(p) / {c})::bigint "
+            "FROM ({parts}) s"
+        ).format(c=cell, parts=_parts(sql.SQL("{} AS k, ").format(klass), base, []))
+    ).fetchall()
     conn.commit()
     plan: dict[int, int] = {}
-    for i, z in enumerate(levels):
-        same = (
-            i > 0
-            and row[i] == row[i - 1]
-            and _signature(layer, z) == _signature(layer, levels[i - 1])
-        )
-        plan[z] = plan[levels[i - 1]] if same else z
+    previous = None
+    for z in levels:
+        drawn = _signature(layer, z)[0]
+        shift = top - z
+        cells = {(x >> shift, y >> shift) for k, x, y in rows if drawn is None or k in drawn}
+        same = previous is not None and previous[0] == z - 1 and previous[1] == len(cells)
+        same = same and _signature(layer, z) == _signature(layer, z - 1)
+        plan[z] = plan[z - 1] if same else z
+        previous = (z, len(cells))
     return plan
 
 
@@ -270,27 +298,38 @@ def _signature(layer: Layer, z: int) -> tuple:
 
 
 def _merged_level_jobs(conn, settings, layer: Layer, base: sql.Composable) -> list[sql.Composed]:
-    """Build the shared merges (side by side), then return each level's job: its merged
-    lines simplified, indexed, analysed."""
+    """Build the shared merges and, side by side with them, the levels above
+    ``merge_max_zoom`` (rows simplified, not merged); return the merged levels' jobs: their
+    merged lines simplified, indexed, analysed."""
     rules = layer.tiles
     plan = shared_merges(conn, layer, base)
-    merges = {}
+    first = {}
     for z in sorted(set(plan.values())):
-        _keys, merged = merged_query(layer, rules, z, base)
-        merges[z] = sql.SQL("{s}CREATE UNLOGGED TABLE {t} AS {q}").format(
-            s=_BUILD_SETTINGS, t=_merge_name(layer, z), q=merged
+        drawn_to = max(level for level, shared in plan.items() if shared == z)
+        _keys, merged = merged_query(layer, rules, z, base, drawn_to)
+        first[f"m{z}"] = sql.SQL("{s}CREATE UNLOGGED TABLE {t} {w} AS {q}").format(
+            w=NO_AUTOVACUUM, s=_BUILD_SETTINGS, t=_merge_name(layer, z), q=merged
         )
-    run_parallel(settings, dict(enumerate(reversed(list(merges.values())))))
+    unmerged = [z for z in rules.levels if z not in plan]
+    first.update(
+        {f"z{z}": _level_job(layer, z, level_query(layer, rules, z, base)) for z in unmerged}
+    )
+    # the longest first (the detailed levels hold the most rows): a shorter makespan
+    run_parallel(settings, dict(reversed(first.items())))
     jobs = []
-    for z in rules.levels:
+    for z in sorted(plan):
         keys, _merged = merged_query(layer, rules, z, base)
-        table = tile_ident(layer, z, next_version=True)
         query = simplified_query(keys, sql.Literal(tolerance(z)), _merge_name(layer, plan[z]))
-        jobs.append(
-            sql.SQL("{settings}CREATE TABLE {t} AS {q}; CREATE INDEX ON {t} USING gist (geom); "
-                    "ANALYZE {t}").format(settings=_BUILD_SETTINGS, t=table, q=query)
-        )  # fmt: skip
+        jobs.append(_level_job(layer, z, query))
     return jobs
+
+
+def _level_job(layer: Layer, z: int, query: sql.Composable) -> sql.Composed:
+    """The level's ``_next`` table from ``query``, indexed, analysed."""
+    table = tile_ident(layer, z, next_version=True)
+    return sql.SQL(
+        "{settings}CREATE TABLE {t} {w} AS {q}; CREATE INDEX ON {t} USING gist (geom); ANALYZE {t}"
+    ).format(settings=_BUILD_SETTINGS, t=table, w=NO_AUTOVACUUM, q=query)
 
 
 def swap_generalised(cur: psycopg.Cursor, layer: Layer) -> None:

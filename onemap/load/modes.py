@@ -55,6 +55,7 @@ from onemap.load.stage import (
     move_stage_home,
     run_parallel,
     stage_name,
+    unstage,
 )
 
 
@@ -187,7 +188,7 @@ def replace(
         return Published(rows, archived, in_place=True)
     grants = cur.execute("SELECT * FROM onemap_meta.table_grants(%s)", (regclass,)).fetchall()
     archive_table(cur, layer, run_id, previous)
-    cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN _row").format(stage_name(layer)))
+    unstage(cur, layer)
     attach_pkey(cur, layer)
     cur.execute(
         sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(

@@ -30,7 +30,7 @@ from onemap.core.layers import Layer
 from onemap.core.regions import get_region, layer_partitioned, partition_table, regions
 from onemap.db.names import DATA_SCHEMA, STAGE_SCHEMA, layer_indexes
 from onemap.load.archive import archive_table
-from onemap.load.stage import live_name, stage_name
+from onemap.load.stage import live_name, stage_name, unstage
 
 
 def check_region(layer: Layer, region: str | None, mode: str) -> None:
@@ -129,8 +129,7 @@ def replace_partition(
             )
         )
         archive_table(cur, layer, run_id, previous, table=part)
-    stage = stage_name(layer)
-    cur.execute(sql.SQL("ALTER TABLE {} DROP COLUMN _row").format(stage))
+    stage = unstage(cur, layer)
     pkey = sql.Identifier(f"{part}_pkey")
     cur.execute(
         sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(

@@ -57,7 +57,8 @@ def create_stage(cur: psycopg.Cursor, layer: Layer) -> sql.Identifier:
     cur.execute(
         sql.SQL(
             "CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
-            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION){}"
+            "INCLUDING STORAGE INCLUDING COMMENTS INCLUDING COMPRESSION) "
+            "WITH (autovacuum_enabled = false){}"
         ).format(
             stage,
             live_name(layer),
@@ -67,6 +68,19 @@ def create_stage(cur: psycopg.Cursor, layer: Layer) -> sql.Identifier:
         )
     )
     cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN _row integer").format(stage))
+    return stage
+
+
+# The stage is written, indexed and analysed by the load itself. Autovacuum would analyse
+# it after the COPY, and the publishing ALTER TABLE would then wait deadlock_timeout (1 s)
+# before PostgreSQL cancels the autovacuum ("Autovacuum", PostgreSQL manual §25.1.6), so
+# it is off until the stage becomes the layer (``unstage``).
+def unstage(cur: psycopg.Cursor, layer: Layer) -> sql.Identifier:
+    """The stage as it is published: without the row numbers, autovacuum on again."""
+    stage = stage_name(layer)
+    cur.execute(
+        sql.SQL("ALTER TABLE {} DROP COLUMN _row, RESET (autovacuum_enabled)").format(stage)
+    )
     return stage
 
 

@@ -33,7 +33,7 @@ def zoom_ranges(layer: Layer, generalised: bool) -> list[dict[str, Any]]:
     ranges: list[dict[str, Any]] = []
     for z in range(rules.min_zoom, rules.max_zoom + 1):
         below = generalised and z < rules.detail_zoom
-        merged = below and rules.merges(layer.geometry_family)
+        merged = below and rules.merges(layer.geometry_family, z)
         # attribute names as tiles carry them: the primary key as "id" (as pygeoapi names it)
         names = [f for f in rules.fields_at(z, layer.field_names) if f != layer.primary_key]
         fields = [*([] if merged else ["id"]), *names]

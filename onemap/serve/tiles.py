@@ -173,7 +173,7 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
 
     def _generalised(self, spec: Layer, rules: TileRules, envelope, z: int):
         names = [f for f in rules.fields_at(z, spec.field_names) if f != spec.primary_key]
-        ids = [] if rules.merges(spec.geometry_family) else ["id"]
+        ids = [] if rules.merges(spec.geometry_family, z) else ["id"]
         gen = table(tile_table(spec, z), *map(column, ["geom", *ids, *names]), schema=TILES_SCHEMA)
         geom = gen.c.geom
         cols = [gen.c[n] for n in [*ids, *names]]

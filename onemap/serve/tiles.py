@@ -33,7 +33,7 @@ from pygeoapi.crs import get_crs, get_srid
 from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
-from sqlalchemy import case, column, func, select, table
+from sqlalchemy import any_, case, column, func, literal, literal_column, select, table
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,9 @@ from onemap.serve.tile_archive import TileArchives
 from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
+# Bytes per feature of the last tile this process drew, per (table, tiling scheme, zoom):
+# how ``_fit`` tells a tile that cannot fit before drawing it whole.
+_BYTES_PER_FEATURE: dict[tuple[str, str, int], float] = {}
 EARTH_CIRCUMFERENCE_M = 40_075_016.686  # Web Mercator (EPSG:3857) world width
 PIXELS_PER_TILE = 512
 SIMPLIFY_BELOW_ZOOM = 17
@@ -154,22 +157,36 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             geom, cols, where, order = self._generalised(spec, rules, envelope, z)
             query = select(geom.label("mvtgeom"), *cols).filter(*where)
             try:
-                data, kept = _render(session, query.cte("mvtrow"), layer)
+                return self._fit(session, query, order, layer, scheme, z, y, x)
             except ProgrammingError:  # loaded before the layer file had these rules
                 session.rollback()
                 LOGGER.warning("%s: no generalised tables; reload the layer", self.table)
                 rules = rules.model_copy(update={"detail_zoom": 0})
-            else:
-                return self._fit(session, query, order, layer, data, kept, z, y, x)
         geom, cols, where, order = self._published(spec, rules, scheme, envelope, z)
         query = select(geom.label("mvtgeom"), *cols).filter(*where)
-        data, kept = _render(session, query.cte("mvtrow"), layer)
-        return self._fit(session, query, order, layer, data, kept, z, y, x)
+        return self._fit(session, query, order, layer, scheme, z, y, x)
 
-    def _fit(self, session, query, order, layer, data, kept, z, y, x) -> Tile:
+    def _fit(self, session, query, order, layer, scheme, z, y, x) -> Tile:
+        """The tile of ``query``'s rows, thinned when it would be over ``MAX_TILE_BYTES``.
+
+        A tile far over the limit is not drawn whole first: once this process has drawn a
+        tile of the layer at the zoom, its bytes per feature tell how many features surely
+        do not fit, and a count that stops there (an index scan of at most that many
+        rows) sends such a tile straight to ``thin`` (at 1,000,000 roads the whole z12
+        centre tile took 1.6 s to draw, only to be thrown away)."""
+        what = f"{self.table} {z}/{y}/{x}"
+        per_feature = _BYTES_PER_FEATURE.get((self.table, scheme.tileMatrixSet, z))
+        if per_feature:
+            cap = int(MAX_TILE_BYTES / per_feature * 1.5)
+            capped = query.with_only_columns(literal(1), maintain_column_froms=True).limit(cap)
+            if session.execute(select(func.count()).select_from(capped.subquery())).scalar() >= cap:
+                return thin(session, query, order, layer, None, cap, what, per_feature)
+        data, kept = _render(session, query.cte("mvtrow"), layer)
+        if kept:
+            _BYTES_PER_FEATURE[(self.table, scheme.tileMatrixSet, z)] = len(data) / kept
         if len(data) <= MAX_TILE_BYTES:
             return Tile(data)
-        return thin(session, query, order, layer, data, kept, f"{self.table} {z}/{y}/{x}")
+        return thin(session, query, order, layer, len(data), kept, what, len(data) / kept)
 
     def _generalised(self, spec: Layer, rules: TileRules, envelope, z: int):
         names = [f for f in rules.fields_at(z, spec.field_names) if f != spec.primary_key]
@@ -250,17 +267,51 @@ def _render(session: Session, rows, layer: str) -> tuple[bytes, int]:
 
 
 def thin(
-    session: Session, query, order: list, layer: str, data: bytes, total: int, what: str
+    session: Session,
+    query,
+    order: list,
+    layer: str,
+    size: int | None,
+    total: int,
+    what: str,
+    per_feature: float,
 ) -> Tile:
     """Draw an oversized tile again from its most important features, fewer each time,
-    until it is under ``MAX_TILE_BYTES``; never a truncated tile."""
-    kept, size, limit = total, len(data), total
-    while size > MAX_TILE_BYTES and limit > 0:
+    until it is under ``MAX_TILE_BYTES``; never a truncated tile.
+
+    ``size``: the whole tile's bytes (None: not drawn, ``total`` is then only a lower
+    bound, and the count comes with the first pick). Each pass sorts only the row ids
+    (``ctid``) by importance and draws the chosen rows by id: sorting the rows with their
+    geometries spilled to disk (0.66 s → 0.33 s for the z12 centre at 1,000,000 roads)."""
+    ctid = literal_column("ctid")
+    limit = total
+    data, kept = b"", 0
+    while size is None or size > MAX_TILE_BYTES:
         # features are about equally heavy: aim 10 % under the limit
-        limit = min(limit - 1, int(limit * MAX_TILE_BYTES / size * 0.9))
-        rows = query.order_by(*order).limit(max(limit, 0)).cte("mvtrow")
-        data, kept = _render(session, rows, layer)
-        size = len(data)
+        limit = min(limit - 1, int(MAX_TILE_BYTES / per_feature * 0.9))
+        if limit <= 0:
+            data, kept = b"", 0
+            break
+        pick = (
+            query.with_only_columns(
+                ctid.label("t"), func.count().over().label("n"), maintain_column_froms=True
+            )
+            .order_by(*order)
+            .limit(limit)
+            .cte("pick")
+        )
+        # ctid = ANY(ARRAY(…)): a TID scan of the chosen rows
+        chosen = func.array(select(pick.c.t).scalar_subquery())
+        rows = query.filter(ctid == any_(chosen)).cte("mvtrow")
+        data, kept, total = session.execute(
+            select(
+                ST_AsMVT(rows.table_valued(), layer),
+                func.count(rows.c.mvtgeom),
+                select(func.max(pick.c.n)).scalar_subquery(),
+            )
+        ).one()
+        data, size = bytes(data or b""), len(data or b"")
+        per_feature = size / kept if kept else per_feature
     LOGGER.warning(
         "tile %s: %d of %d features kept to stay under %d bytes", what, kept, total, MAX_TILE_BYTES
     )

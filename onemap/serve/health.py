@@ -24,15 +24,19 @@ from onemap.serve.connections import RoleConnection
 # Replay lag of a standby (PostgreSQL 15 manual 28.2 "Monitoring"): nothing received
 # beyond what is replayed → 0, else the time since the last replayed commit. After a
 # restart the received position starts behind the replayed one, or is NULL until the WAL
-# receiver streams: also 0 (it replays whatever it receives). A primary lags 0.
+# receiver streams: also 0 (it replays whatever it receives). A standby that has WAL to
+# replay but has replayed no commit since it started (the timestamp is NULL) lags since
+# its start: on a quiet primary that is the only commit, and a stuck replay must show.
+# A primary lags 0.
 STATE_SQL = """
 SELECT pg_catalog.pg_is_in_recovery(),
        CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN 0
             WHEN pg_catalog.pg_last_wal_receive_lsn() IS NULL
               OR pg_catalog.pg_last_wal_receive_lsn() <= pg_catalog.pg_last_wal_replay_lsn()
             THEN 0
-            ELSE coalesce(extract(epoch FROM pg_catalog.now()
-                          - pg_catalog.pg_last_xact_replay_timestamp())::float8, 0)
+            ELSE extract(epoch FROM pg_catalog.now()
+                         - coalesce(pg_catalog.pg_last_xact_replay_timestamp(),
+                                    pg_catalog.pg_postmaster_start_time()))::float8
        END,
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN pg_catalog.pg_last_wal_replay_lsn()
             ELSE pg_catalog.pg_current_wal_lsn() END::text

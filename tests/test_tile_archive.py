@@ -95,9 +95,9 @@ def test_the_server_answers_from_a_current_archive_only(
     drawn: list[tuple[int, int, int]] = []
     real_draw = tiles.OnemapMVTProvider.draw
 
-    def counting_draw(self, session, spec, scheme, layer, z, y, x):
+    def counting_draw(self, session, spec, scheme, layer, z, y, x, **kw):
         drawn.append((z, x, y))
-        return real_draw(self, session, spec, scheme, layer, z, y, x)
+        return real_draw(self, session, spec, scheme, layer, z, y, x, **kw)
 
     monkeypatch.setattr(tiles.OnemapMVTProvider, "draw", counting_draw)
     archived = open_archive(archive_dir / f"{ROADS.id}.pmtiles")

@@ -114,6 +114,27 @@ def test_every_tile_of_a_dense_layer_is_under_500_kb(dense_roads, scratch_settin
     assert all(kept >= total // 4 for _z, kept, total in thinned), thinned
 
 
+def test_a_wrong_guess_draws_the_tile_whole(dense_roads, scratch_settings, monkeypatch) -> None:
+    """A tile is sent straight to thinning when the bytes per row learnt at its zoom say
+    it cannot fit; when its most important rows then draw to less than half the limit
+    the guess was wrong, and the tile is drawn whole: never thinned without need."""
+    monkeypatch.setenv("ONEMAP_TILE_CACHE", "false")
+    tiles.tile_cache.cache_clear()
+    p = provider(scratch_settings)
+    x, y = tile_index(*CENTRE, 3)
+    whole = p.get_tiles(ROADS.id, WMQ, 3, y, x)
+    assert 0 < len(whole) < MAX_TILE_BYTES / 2
+    slot = (ROADS.id, WMQ, 3)
+    tiles._BYTES_PER_ROW[slot] = (key(scratch_settings), 400.0)  # as if rows were heavy
+    guesses = []
+    real_thin = tiles.thin
+    monkeypatch.setattr(tiles, "thin", lambda *a, **kw: guesses.append(kw) or real_thin(*a, **kw))
+    assert p.get_tiles(ROADS.id, WMQ, 3, y, x) == whole
+    assert guesses == [{"guessed": True}]  # sent to thinning, then drawn whole
+    assert tiles._BYTES_PER_ROW[slot][1] < 400  # learnt again from the whole tile
+    tiles.tile_cache.cache_clear()
+
+
 def key(settings, layer: Layer = ROADS) -> str:
     """The version key the provider files tiles under."""
     with psycopg.connect(owner_conninfo(settings)) as conn:

@@ -91,14 +91,15 @@ def merged_query(
     tol = sql.Literal(tolerance(z if drawn_to is None else drawn_to))
     keys = sql.SQL("").join(sql.SQL("{}, ").format(f) for f in fields)
     parts = _parts(keys, source, where)
+    # the cell of each part as it is (as ``shared_merges`` counts them), before simplifying
     inner = sql.SQL(
-        "SELECT {keys}ST_Simplify(ST_Transform(p, 3857), {tol}) AS g FROM ({parts}) q OFFSET 0"
-    ).format(keys=keys, tol=tol, parts=parts)
+        "SELECT {keys}floor(ST_XMin(p) / {cell}) AS cx, floor(ST_YMin(p) / {cell}) AS cy, "
+        "ST_Simplify(ST_Transform(p, 3857), {tol}) AS g FROM ({parts}) q OFFSET 0"
+    ).format(keys=keys, cell=cell, tol=tol, parts=parts)
     return keys, sql.SQL(
         "SELECT {keys}(ST_Dump(ST_LineMerge(ST_Collect(g)))).geom AS geom FROM ({inner}) s "
-        "WHERE g IS NOT NULL "
-        "GROUP BY {keys}floor(ST_XMin(g) / {cell}), floor(ST_YMin(g) / {cell})"
-    ).format(keys=keys, inner=inner, cell=cell)
+        "WHERE g IS NOT NULL GROUP BY {keys}cx, cy"
+    ).format(keys=keys, inner=inner)
 
 
 def _parts(keys: sql.Composable, source: sql.Composable, where: list) -> sql.Composed:

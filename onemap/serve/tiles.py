@@ -46,9 +46,9 @@ from onemap.serve.tile_archive import TileArchives
 from onemap.serve.tile_cache import Tile, TileCache
 
 LOGGER = logging.getLogger(__name__)
-# Bytes per feature of the last tile this process drew, per (table, tiling scheme, zoom):
-# how ``_fit`` tells a tile that cannot fit before drawing it whole.
-_BYTES_PER_FEATURE: dict[tuple[str, str, int], float] = {}
+# (version key, bytes per row) of the last tile this process drew, per (table, tiling
+# scheme, zoom): how ``_fit`` tells a tile that cannot fit before drawing it whole.
+_BYTES_PER_ROW: dict[tuple[str, str, int], tuple[str, float]] = {}
 EARTH_CIRCUMFERENCE_M = 40_075_016.686  # Web Mercator (EPSG:3857) world width
 PIXELS_PER_TILE = 512
 SIMPLIFY_BELOW_ZOOM = 17
@@ -128,7 +128,7 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             key = self.version(session, spec)
             tile = self._stored(key, tileset, z, y, x)
             if tile is None:
-                tile = self.draw(session, spec, scheme, layer, z, y, x)
+                tile = self.draw(session, spec, scheme, layer, z, y, x, key=key)
                 if key:
                     tile_cache().put(self.table, key, tileset, z, y, x, tile)
         return tile, key
@@ -149,7 +149,7 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             tile = tile_cache().get(self.table, key, tileset, z, y, x)
         return tile
 
-    def draw(self, session, spec, scheme, layer, z, y, x) -> Tile:
+    def draw(self, session, spec, scheme, layer, z, y, x, key: str | None = None) -> Tile:
         """Render one tile (the server on a miss, ``onemap tiles seed`` for its archive)."""
         rules = spec.tiles if spec is not None else TileRules()
         envelope = self.get_envelope(z, y, x, scheme.tileMatrixSet)
@@ -157,36 +157,44 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             geom, cols, where, order = self._generalised(spec, rules, envelope, z)
             query = select(geom.label("mvtgeom"), *cols).filter(*where)
             try:
-                return self._fit(session, query, order, layer, scheme, z, y, x)
+                return self._fit(session, query, order, layer, scheme, z, y, x, key)
             except ProgrammingError:  # loaded before the layer file had these rules
                 session.rollback()
                 LOGGER.warning("%s: no generalised tables; reload the layer", self.table)
                 rules = rules.model_copy(update={"detail_zoom": 0})
         geom, cols, where, order = self._published(spec, rules, scheme, envelope, z)
         query = select(geom.label("mvtgeom"), *cols).filter(*where)
-        return self._fit(session, query, order, layer, scheme, z, y, x)
+        return self._fit(session, query, order, layer, scheme, z, y, x, key)
 
-    def _fit(self, session, query, order, layer, scheme, z, y, x) -> Tile:
+    def _fit(self, session, query, order, layer, scheme, z, y, x, key) -> Tile:
         """The tile of ``query``'s rows, thinned when it would be over ``MAX_TILE_BYTES``.
 
-        A tile far over the limit is not drawn whole first: once this process has drawn a
-        tile of the layer at the zoom, its bytes per feature tell how many features surely
-        do not fit, and a count that stops there (an index scan of at most that many
-        rows) sends such a tile straight to ``thin`` (at 1,000,000 roads the whole z12
-        centre tile took 1.6 s to draw, only to be thrown away)."""
+        A tile far over the limit is not drawn whole first (at 1,000,000 roads the whole
+        z12 centre tile took 1.6 s to draw, only to be thrown away): once this process
+        has drawn a tile of the layer's published version at the zoom, its bytes per row
+        say how many rows fit. A tile with 1.5 times that many (a count that stops
+        there) goes straight to ``thin``; if the most important rows it draws then come
+        to less than half the limit, the guess was wrong for this tile, and it is drawn
+        whole after all."""
         what = f"{self.table} {z}/{y}/{x}"
-        per_feature = _BYTES_PER_FEATURE.get((self.table, scheme.tileMatrixSet, z))
-        if per_feature:
-            cap = int(MAX_TILE_BYTES / per_feature * 1.5)
+        slot = (self.table, scheme.tileMatrixSet, z)
+        seen = _BYTES_PER_ROW.get(slot)
+        if key and seen and seen[0] == key:
+            fits = MAX_TILE_BYTES / seen[1]
+            cap = int(fits * 1.5) + 1
             capped = query.with_only_columns(literal(1), maintain_column_froms=True).limit(cap)
             if session.execute(select(func.count()).select_from(capped.subquery())).scalar() >= cap:
-                return thin(session, query, order, layer, None, cap, what, per_feature)
-        data, kept = _render(session, query.cte("mvtrow"), layer)
-        if kept:
-            _BYTES_PER_FEATURE[(self.table, scheme.tileMatrixSet, z)] = len(data) / kept
+                tile = thin(session, query, order, layer, what, int(fits * 0.9), guessed=True)
+                if tile is not None:
+                    return tile
+        data, rows = _render(session, query.cte("mvtrow"), layer)
+        if key and rows:
+            _BYTES_PER_ROW[slot] = (key, len(data) / rows)
         if len(data) <= MAX_TILE_BYTES:
             return Tile(data)
-        return thin(session, query, order, layer, len(data), kept, what, len(data) / kept)
+        return thin(
+            session, query, order, layer, what, int(rows * MAX_TILE_BYTES / len(data) * 0.9)
+        )
 
     def _generalised(self, spec: Layer, rules: TileRules, envelope, z: int):
         names = [f for f in rules.fields_at(z, spec.field_names) if f != spec.primary_key]
@@ -259,45 +267,31 @@ def _size(spec: Layer | None, geom):
 
 
 def _render(session: Session, rows, layer: str) -> tuple[bytes, int]:
-    """The MVT of ``rows`` and how many features it holds."""
-    data, kept = session.execute(
-        select(ST_AsMVT(rows.table_valued(), layer), func.count(rows.c.mvtgeom))
-    ).one()
-    return bytes(data or b""), kept
+    """The MVT of ``rows`` and how many rows it was drawn from."""
+    data, n = session.execute(select(ST_AsMVT(rows.table_valued(), layer), func.count())).one()
+    return bytes(data or b""), n
 
 
 def thin(
-    session: Session,
-    query,
-    order: list,
-    layer: str,
-    size: int | None,
-    total: int,
-    what: str,
-    per_feature: float,
-) -> Tile:
-    """Draw an oversized tile again from its most important features, fewer each time,
-    until it is under ``MAX_TILE_BYTES``; never a truncated tile.
+    session: Session, query, order: list, layer: str, what: str, limit: int, guessed=False
+) -> Tile | None:
+    """Draw an oversized tile from its ``limit`` most important rows, fewer each time,
+    until it is under ``MAX_TILE_BYTES``; never a truncated tile. ``guessed``: the tile
+    was not drawn whole first; None when the first pass comes to less than half the
+    limit (draw it whole).
 
-    ``size``: the whole tile's bytes (None: not drawn, ``total`` is then only a lower
-    bound, and the count comes with the first pick). Each pass sorts only the row ids
-    (``ctid``) by importance and draws the chosen rows by id: sorting the rows with their
-    geometries spilled to disk (0.66 s → 0.33 s for the z12 centre at 1,000,000 roads)."""
+    Each pass sorts only the row ids (``ctid``) by importance and draws the chosen rows
+    by id: sorting the rows with their geometries spilled to disk (0.66 s → 0.33 s for
+    the z12 centre at 1,000,000 roads)."""
     ctid = literal_column("ctid")
-    limit = total
-    data, kept = b"", 0
-    while size is None or size > MAX_TILE_BYTES:
-        # features are about equally heavy: aim 10 % under the limit
-        limit = min(limit - 1, int(MAX_TILE_BYTES / per_feature * 0.9))
-        if limit <= 0:
-            data, kept = b"", 0
-            break
+    first = True
+    while True:
         pick = (
             query.with_only_columns(
                 ctid.label("t"), func.count().over().label("n"), maintain_column_froms=True
             )
             .order_by(*order)
-            .limit(limit)
+            .limit(max(limit, 0))
             .cte("pick")
         )
         # ctid = ANY(ARRAY(…)): a TID scan of the chosen rows
@@ -306,12 +300,19 @@ def thin(
         data, kept, total = session.execute(
             select(
                 ST_AsMVT(rows.table_valued(), layer),
-                func.count(rows.c.mvtgeom),
+                func.count(),
                 select(func.max(pick.c.n)).scalar_subquery(),
             )
         ).one()
-        data, size = bytes(data or b""), len(data or b"")
-        per_feature = size / kept if kept else per_feature
+        data = bytes(data or b"")
+        if guessed and first and len(data) < MAX_TILE_BYTES / 2:
+            return None
+        if len(data) <= MAX_TILE_BYTES or kept == 0:
+            break
+        # rows are about equally heavy: aim 10 % under the limit
+        limit = min(kept - 1, int(kept * MAX_TILE_BYTES / len(data) * 0.9))
+        first = False
+    total = total or kept
     LOGGER.warning(
         "tile %s: %d of %d features kept to stay under %d bytes", what, kept, total, MAX_TILE_BYTES
     )

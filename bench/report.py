@@ -297,6 +297,7 @@ def main() -> None:
         ("SOAK.md", "Soak"),
         ("CLUSTER.md", "Cluster: HAProxy, API nodes, replicas"),  # bench/cluster.py writes it
         ("LOADCORES.md", "Load on both cores"),  # bench/load_cores.py, before/after
+        ("GENERALISE.md", "Generalised tables: what a road load spends on them"),  # by hand
         ("TENM.md", "10 million segments"),  # make bench-10m (bench/ten_million.py)
     ):
         if (BENCH / part).exists():  # written by the part's own run, not by make bench

@@ -19,7 +19,7 @@ of a 100,000-segment load when built one after the other); an upsert or append, 
 version exists only inside the publishing transaction, builds them there, one after the
 other. Both first project the source to Web Mercator once (an unlogged or temporary
 ``<layer>_3857``), not once per level; a replace also merges lines once for consecutive
-levels whose groups are the same (``shared_merges``: z0–z8 of roads), and builds the
+levels whose groups are the same (``shared_merges``: z0–z7 of 1M generated roads) and builds the
 unmerged levels side by side with the merges. Either way the tables become
 ``onemap_tiles.<layer>_z<zoom>`` by rename in the transaction that publishes the version:
 a reader never gets tiles of one version and items of another.

@@ -46,7 +46,9 @@ def encoded_file(layer_id: str, path: Path) -> Path:
 
     layer = get_layer(layer_id)
     src = open_source(path)
-    validator = BatchValidator(layer, src.columns, src.crs, get_city(), str(path))
+    validator = BatchValidator(
+        layer, src.columns, src.crs, get_city(), str(path), default_source=lambda: path.name
+    )
     tmp = out.with_name(f".tmp-{out.name}")
     with tmp.open("wb") as f:
         f.write(HEADER)

@@ -75,7 +75,7 @@ bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first re
 bench-soak: venv db ## soak: 8 connections, 5 min of items, tiles and reports while road_condition is replaced every 30 s (SOAK_SECONDS=300)
 	$(PY) -m bench.soak --duration $(or $(SOAK_SECONDS),300)
 
-bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY limit), disk, items and tiles vs tipg (~1 h; ONEMAP_BENCH_SEGMENTS=200000 to try it small)
+bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY limit), disk, items and tiles vs tipg (~25 min, ~30 GB of disk; ONEMAP_BENCH_SEGMENTS=200000 to try it small)
 	$(PY) -m bench.ten_million
 	$(PY) -m bench.report
 

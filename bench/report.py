@@ -71,17 +71,20 @@ SERVE_READING = [
     "column) and SRIDs are resolved once per process (pyproj's `to_epsg` was 70% of a "
     "z16 tile).",
     "",
-    "**What it does not fix.** A low-zoom tile over a dense layer is expensive for every "
-    "server: at 1,000,000 segments the z12 tile of the centre holds ~170,000 segments, "
-    "15 MB even simplified (23 MB from tipg, whose default cap of 10,000 features per "
-    "tile is lifted here so that all three send complete tiles). Such layers need "
-    "feature thinning or pre-generalised copies at low zoom, or tile caching — not built. "
-    "The 3-block bbox at 1,000,000 is slow on every server alike: its ~6,700 matches "
-    "lie in ~6,600 different heap pages (the generated rows are in random order, so "
-    "neighbours are not stored together), and both the count and the page read them "
-    "all (EXPLAIN ANALYZE: 0.22 s for the page alone). Storing rows in spatial order "
-    "at load (a space-filling-curve sort, or CLUSTER on the GiST index) would cut that; "
-    "not built.",
+    "**Tiles.** onemap's tiles are drawn from the generalised tables of each zoom "
+    "(classes and attributes per zoom, lines merged up to z11, simplified), never over "
+    "500 kB (thinned by importance), and served from its tile cache after the first "
+    'request (this table: cached; cold figures are in "10 million segments"). tipg '
+    "and stock pygeoapi draw every intersecting feature at full resolution (tipg's cap "
+    "of 10,000 features per tile lifted), which is why they time out at low zoom over "
+    "a dense layer.",
+    "",
+    "**What it does not fix.** The 3-block bbox at 1,000,000 segments stays near tipg "
+    "(about 1.3×). The database part is ~17 ms a request (EXPLAIN (ANALYZE, BUFFERS): "
+    "the page 0.7 ms, the count of its 6,881 matches, capped at 10,000, 16 ms; rows are "
+    "stored in spatial order since the Hilbert sort, bench/ORDER.md), yet two workers "
+    "serve ~38 requests/s (~52 ms each): the rest is the server's own request handling "
+    "and the 110 kB response, not profiled yet.",
     "",
 ]
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.ten_million [--segments N] [--seconds 5] [--no-serve]
 
-Not part of `make bench` (an hour or more, and ~25 GB of disk at the full size). The size
+Not part of `make bench` (21 min on a 2-core machine, and ~45 GB of disk at the full size). The size
 is ``--segments`` or ``ONEMAP_BENCH_SEGMENTS`` (default 10,000,000), so the whole run can
 be tried small first. In one run:
 

@@ -181,6 +181,20 @@ def test_deep_page_is_the_tables_slice_in_key_order(api, db_settings) -> None:
     ]
 
 
+def test_bbox_page_is_the_matches_slice_in_key_order_with_their_count(api, db_settings) -> None:
+    """A filtered page and its count come from one statement (provider._counted_page_sql)."""
+    bbox = "110.40,-7.00,110.45,-6.96"
+    body = get_json(f"{api}/collections/road_condition/items", bbox=bbox, limit=30, offset=40)
+    where = "ST_Intersects(ST_MakeEnvelope(110.40, -7.00, 110.45, -6.96, 4326), geom)"
+    with psycopg.connect(owner_conninfo(db_settings)) as conn:
+        keys = [r[0] for r in conn.execute(
+            f"SELECT segment_id FROM onemap.road_condition WHERE {where} ORDER BY segment_id"
+        )]  # fmt: skip
+    assert 70 < len(keys) <= 10_000
+    assert body["numberMatched"] == len(keys)
+    assert [f["id"] for f in body["features"]] == keys[40:70]
+
+
 def test_sort_with_ties_pages_disjointly(api) -> None:
     """sortby on a column with ties: the key breaks them, so pages neither repeat nor skip."""
     url = f"{api}/collections/road_condition/items"

@@ -19,6 +19,7 @@ from onemap.core.layers import Layer, get_layer, layers_dir, read_layer
 from onemap.core.tile_rules import MAX_TILE_BYTES
 from onemap.db.connect import owner_conninfo, role_params
 from onemap.db.models import TILES_SCHEMA
+from onemap.db.tile_tables import SIZE_COLUMN
 from onemap.load.loader import load_layer
 from onemap.serve import tiles
 from tests.test_api_clients import tile_index
@@ -135,6 +136,37 @@ def test_a_wrong_guess_draws_the_tile_whole(dense_roads, scratch_settings, monke
     tiles.tile_cache.cache_clear()
 
 
+def test_the_first_oversized_tile_at_a_zoom_is_not_drawn_whole(
+    dense_roads, scratch_settings, monkeypatch
+) -> None:
+    """Before a process has drawn a tile at a zoom, a sample of the tile's rows gives the
+    bytes per row: an oversized tile goes straight to thinning, never drawn whole first."""
+    from sqlalchemy.orm import Session
+
+    monkeypatch.setattr(tiles, "_BYTES_PER_ROW", {})
+    drawn: list[int] = []
+    real_render = tiles._render
+
+    def render(*args):
+        data, rows = real_render(*args)
+        drawn.append(rows)
+        return data, rows
+
+    monkeypatch.setattr(tiles, "_render", render)
+    p = provider(scratch_settings)
+    scheme = next(s for s in p.get_tiling_schemes() if s.tileMatrixSet == WMQ)
+    version = key(scratch_settings)
+    with Session(p._engine) as session:
+        for z in range(8, 15):
+            drawn.clear()
+            x, y = tile_index(*CENTRE, z)
+            tile = p.draw(session, ROADS, scheme, ROADS.id, z, y, x, key=version)
+            if tile.thinned:
+                break
+    assert tile.thinned and len(tile.data) <= MAX_TILE_BYTES, z
+    assert drawn == [tiles.SAMPLE_ROWS], (z, drawn)  # the sample only
+
+
 def key(settings, layer: Layer = ROADS) -> str:
     """The version key the provider files tiles under."""
     with psycopg.connect(owner_conninfo(settings)) as conn:
@@ -156,7 +188,16 @@ def test_low_zooms_draw_the_classes_of_their_zoom(dense_roads, scratch_settings)
             ]
             ids = set() if ROADS.tiles.merges(ROADS.geometry_family, z) else {"id"}
             assert ids == ({"id"} if z > ROADS.tiles.merge_max_zoom else set()), z
-            assert set(cols) == {"geom", *ids, *ROADS.tiles.fields_at(z, ROADS.field_names)}, z
+            fields = ROADS.tiles.fields_at(z, ROADS.field_names)
+            assert set(cols) == {"geom", SIZE_COLUMN, *ids, *fields}, z
+            # the size thinning keeps first: the simplified line's length (float4) in metres
+            off = conn.execute(
+                sql.SQL(
+                    "SELECT count(*) FROM {} "
+                    "WHERE abs(_size - ST_Length(geom)) > 1e-6 * ST_Length(geom) + 0.01"
+                ).format(table)
+            ).fetchone()[0]
+            assert off == 0, z
             drawn = {r[0] for r in conn.execute(sql.SQL("SELECT function FROM {}").format(table))}
             assert drawn == set(ROADS.tiles.classes_at(z, ROADS.field("function").allowed)), z
             srid = conn.execute(sql.SQL("SELECT ST_SRID(geom) FROM {} LIMIT 1").format(table))

@@ -14,6 +14,16 @@ from onemap.core.layers import Layer
 from onemap.db.names import TILES_SCHEMA
 
 NEXT = "_next"  # suffix of the tables built for a version not yet published
+# A row's size in a generalised table (``SIZE_COLUMN``), what a thinned tile keeps first:
+# the length of a line, the area of a polygon (Web Mercator units), the points of others.
+SIZE_COLUMN = "_size"
+SIZE_FUNCTIONS = {"line": "ST_Length", "polygon": "ST_Area"}
+SIZE_OTHER = "ST_NPoints"
+
+
+def size_function(geometry_family: str) -> str:
+    """The PostGIS function giving a feature's size for thinning (``SIZE_FUNCTIONS``)."""
+    return SIZE_FUNCTIONS.get(geometry_family, SIZE_OTHER)
 
 
 def tile_table(layer: Layer, z: int, *, next_version: bool = False) -> str:

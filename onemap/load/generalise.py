@@ -33,7 +33,13 @@ from psycopg import sql
 from onemap.core.layers import Layer
 from onemap.core.tile_rules import TileRules
 from onemap.db.names import STAGE_SCHEMA
-from onemap.db.tile_tables import drop_generalised, tile_ident, tile_table
+from onemap.db.tile_tables import (
+    SIZE_COLUMN,
+    drop_generalised,
+    size_function,
+    tile_ident,
+    tile_table,
+)
 from onemap.load.stage import run_parallel
 
 # Written once per version and analysed by the load (autovacuum on them would make the
@@ -326,11 +332,18 @@ def _merged_level_jobs(conn, settings, layer: Layer, base: sql.Composable) -> li
 
 
 def _level_job(layer: Layer, z: int, query: sql.Composable) -> sql.Composed:
-    """The level's ``_next`` table from ``query``, indexed, analysed."""
+    """The level's ``_next`` table from ``query`` with each row's size (``SIZE_COLUMN``:
+    a thinned tile sorted 170,000 rows by ``ST_Length`` for the 1M z12 centre, ~80 ms of
+    its pass), indexed, analysed."""
     table = tile_ident(layer, z, next_version=True)
+    sized = sql.SQL("SELECT q.*, {f}(q.geom)::real AS {size} FROM ({q} OFFSET 0) q").format(
+        f=sql.SQL(size_function(layer.geometry_family)),
+        size=sql.Identifier(SIZE_COLUMN),
+        q=query,
+    )
     return sql.SQL(
         "{settings}CREATE TABLE {t} {w} AS {q}; CREATE INDEX ON {t} USING gist (geom); ANALYZE {t}"
-    ).format(settings=_BUILD_SETTINGS, t=table, w=NO_AUTOVACUUM, q=query)
+    ).format(settings=_BUILD_SETTINGS, t=table, w=NO_AUTOVACUUM, q=sized)
 
 
 def swap_generalised(cur: psycopg.Cursor, layer: Layer) -> None:

@@ -8,7 +8,7 @@ ONEMAP := $(VENV)/bin/onemap
 PORT   ?= 5000
 export ONEMAP_PORT ?= $(PORT)
 
-.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-soak clean stop cluster-demo cluster-down bench-cluster bench-10m
+.PHONY: help demo test venv service-user system-deps db data publish maps qgis-project serve lint bench bench-maps bench-cold-tiles bench-soak clean stop cluster-demo cluster-down bench-cluster bench-10m
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-load: db ## load: onemap vs ogr2ogr (COPY) vs to_postgis, roads/parcels/fl
 bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads)
 	$(PY) -m bench.serve
 
+bench-cold-tiles: bench-setup db ## cold tiles: every z10-z12 tile of the 1M roads rendered, p50/p95; cold vs cached req/s (~2 min after bench-serve)
+	$(PY) -m bench.cold_tiles
+
 bench-maps: bench-setup db ## map pages vs geopandas explore(): weight, first render in Chromium (~4 min)
 	$(PY) -m bench.maps
 
@@ -82,6 +85,7 @@ bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY
 bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load
 	$(PY) -m bench.serve
+	$(PY) -m bench.cold_tiles
 	$(PY) -m bench.maps
 	$(PY) -m bench.report
 

@@ -301,6 +301,7 @@ def main() -> None:
         ("CLUSTER.md", "Cluster: HAProxy, API nodes, replicas"),  # bench/cluster.py writes it
         ("LOADCORES.md", "Load on both cores"),  # bench/load_cores.py, before/after
         ("GENERALISE.md", "Generalised tables: what a road load spends on them"),  # by hand
+        ("COLDTILES.md", "Cold tiles at 1M: every z10–z12 tile rendered"),  # bench/cold_tiles.py
         ("TENM.md", "10 million segments"),  # make bench-10m (bench/ten_million.py)
     ):
         if (BENCH / part).exists():  # written by the part's own run, not by make bench

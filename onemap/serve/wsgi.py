@@ -20,13 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Response, abort, send_from_directory
-from pygeoapi.flask_app import APP
+from pygeoapi.flask_app import APP, CONFIG
 
 from onemap.core import extensions
 from onemap.core.settings import project_root
 from onemap.serve import extras as api_extras
 from onemap.serve import health
 from onemap.serve.contract import STYLE_TYPES, STYLES_PATH, styles_dir
+from onemap.serve.warmup import warm_up
 
 # The features' hooks (e.g. citizen reports) first: Flask runs after-request hooks in
 # reverse order of registration, so theirs run after api_extras' (a staff response stays
@@ -61,4 +62,5 @@ def analyst_doc(name: str) -> Response:
     )
 
 
+warm_up(CONFIG)  # in each worker: gunicorn imports the app after forking
 app = APP

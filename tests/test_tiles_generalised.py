@@ -350,3 +350,25 @@ def test_tile_etag_is_the_version_and_revalidates(api) -> None:
     again = requests.get(url, params={"f": "mvt"}, headers={"If-None-Match": etag}, timeout=30)
     assert again.status_code == 304 and again.headers["ETag"] == etag
     assert requests.get(url, params={"f": "mvt"}, timeout=30).content == first.content
+
+
+def test_a_stored_tile_is_sent_as_pygeoapi_sends_a_drawn_one(api) -> None:
+    """The second request of a tile is answered from the store before pygeoapi runs
+    (onemap.serve.stored_tiles): same bytes, same headers but the cache note and Date."""
+    z = 15
+    x, y = tile_index(110.4211, -6.9789, z)  # a tile no other test asks for
+    url = f"{api}/collections/{ROADS.id}/tiles/{WMQ}/{z}/{y}/{x}"
+    drawn = requests.get(url, params={"f": "mvt"}, timeout=30)
+    stored = requests.get(url, params={"f": "mvt"}, timeout=30)
+    assert drawn.status_code == stored.status_code == 200 and drawn.content
+    assert (drawn.headers["X-Onemap-Tile-Cache"], stored.headers["X-Onemap-Tile-Cache"]) == (
+        "miss",
+        "hit",
+    )
+    assert stored.content == drawn.content
+
+    def same(headers) -> dict:
+        return {k: v for k, v in headers.items() if k not in ("Date", "X-Onemap-Tile-Cache")}
+
+    assert same(stored.headers) == same(drawn.headers)
+    assert stored.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"

@@ -19,7 +19,9 @@
   a client or proxy revalidates with ``If-None-Match`` and gets ``304 Not Modified`` until
   a new load changes the data. A tile's ETag is the layer's published version
   (``onemap.serve.tiles.version_key``), so a revalidation is answered before any tile is
-  drawn or read; a thinned tile says so (``X-Onemap-Tile-Thinned: kept/total``).
+  drawn or read, and a stored tile is sent before pygeoapi runs
+  (``onemap.serve.stored_tiles``); a thinned tile says so (``X-Onemap-Tile-Thinned:
+  kept/total``).
 - Client mistakes are 4xx, and responses are what their headers say: a JSON body nested
   too deeply is a 400 before any parser recurses into it (``_check_body``); a gzip
   ``Content-Encoding`` is only sent on a gzipped body, every response varies on
@@ -37,11 +39,10 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 
-import psycopg
 from flask import Flask, Response, g, request
 
 from onemap.core.settings import ServeSettings
-from onemap.serve import busy, limits, pygeoapi_patches, request_check
+from onemap.serve import busy, limits, pygeoapi_patches, request_check, stored_tiles
 from onemap.serve.coverages import describe_grid
 from onemap.serve.query_check import MAX_JSON_DEPTH, json_nesting
 
@@ -106,46 +107,18 @@ def _add_caching(resp: Response) -> Response:
 
 
 def _tile_headers(resp: Response) -> Response:
-    """ETag from the published version (set by the tile provider), the thinning note."""
-    key, tile = g.pop("onemap_tile", (None, None))
+    """ETag from the published version (set by the tile provider), the thinning note, and
+    whether the tile was stored (``X-Onemap-Tile-Cache: hit``) or drawn (``miss``)."""
+    key, tile, stored = g.pop("onemap_tile", (None, None, False))
     if tile is not None and tile.thinned:
         resp.headers["X-Onemap-Tile-Thinned"] = f"{tile.kept}/{tile.total}"
+    if key is not None:  # a layer with versions: its tiles are stored (else drawn each time)
+        resp.headers["X-Onemap-Tile-Cache"] = "hit" if stored else "miss"
     if key is None:
         return _add_caching(resp)
     resp.headers["Cache-Control"] = f"public, max-age={CACHE_MAX_AGE}"
     resp.set_etag(key)
     return resp.make_conditional(request)
-
-
-def _tile_revalidation(app: Flask) -> None:
-    """Answer ``If-None-Match`` on a tile with 304 when it names the published version."""
-    from onemap.core.layers import load_layers
-    from onemap.db.connect import reader_conninfo
-    from onemap.serve.connections import RoleConnection
-    from onemap.serve.tiles import RUN_SQL, TILE_PATH, version_key
-
-    reader = RoleConnection(reader_conninfo)
-    layers = load_layers()
-
-    @app.before_request
-    def _onemap_tile_304() -> Response | None:
-        match = TILE_PATH.match(request.path)
-        if request.method != "GET" or not match or not request.if_none_match:
-            return None
-        layer = layers.get(match["layer"])
-        if layer is None or layer.changes_between_loads:
-            return None
-        try:
-            run = reader.get().execute(RUN_SQL, (layer.id,)).fetchone()[0]
-        except psycopg.Error:
-            return None  # the tile request itself will say what is wrong
-        key = version_key(run, layer)
-        if key is None or not request.if_none_match.contains(key):
-            return None
-        resp = Response(status=304)
-        resp.set_etag(key)
-        resp.headers["Cache-Control"] = f"public, max-age={CACHE_MAX_AGE}"
-        return resp
 
 
 def _live_extents(app: Flask) -> None:
@@ -240,7 +213,7 @@ def install(app: Flask) -> None:
     # first in the list: Flask runs after-request hooks in reverse, so this one runs last
     # and sees the headers every other hook (the features' too) has set
     app.after_request_funcs.setdefault(None, []).insert(0, _honest_headers)
-    _tile_revalidation(app)
+    stored_tiles.install(app)  # stored tiles and revalidations, before pygeoapi runs
 
     @app.after_request
     def _onemap_after(resp: Response) -> Response:

@@ -67,7 +67,9 @@ RENDERER = "r1"
 # The run that published the layer's current version (035_run_at.sql; the reader may call it).
 RUN_SQL = "SELECT onemap_meta.run_at(%s, now())"
 # A tile's path (``onemap.serve.extras`` answers revalidations before pygeoapi runs).
-TILE_PATH = re.compile(r"^/collections/(?P<layer>[^/]+)/tiles/[^/]+/\d+/\d+/\d+/?$")
+TILE_PATH = re.compile(
+    r"^/collections/(?P<layer>[^/]+)/tiles/(?P<tms>[^/]+)/(?P<z>\d+)/(?P<y>\d+)/(?P<x>\d+)/?$"
+)
 THINNING_RULE = (
     "a tile over maxTileBytes is drawn again from its most important features only: "
     "classes drawn from lower zooms first, then the longest lines or largest polygons, "
@@ -92,6 +94,16 @@ def tile_cache() -> TileCache:
 def tile_archives() -> TileArchives:
     """This process' view of the seeded archives (``onemap tiles seed``)."""
     return TileArchives.from_settings()
+
+
+def stored_tile(table: str, key: str | None, tileset: str, z: int, y: int, x: int) -> Tile | None:
+    """The tile of version ``key`` from the seeded archive, else the disk cache."""
+    if key is None:
+        return None
+    tile = tile_archives().get(table, key, tileset, z, y, x)
+    if tile is None:
+        tile = tile_cache().get(table, key, tileset, z, y, x)
+    return tile
 
 
 def simplify_tolerance(z: int) -> float:
@@ -124,23 +136,24 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
             raise ProviderTileNotFoundError
         spec = layer_spec(self.table)
         try:
-            tile, key = self._tile(spec, tileset, schemes[0], layer, z, y, x)
+            tile, key, stored = self._tile(spec, tileset, schemes[0], layer, z, y, x)
         except DBAPIError as exc:  # a timeout: 503 with Retry-After, not a 500
             raise db_failure(exc) from exc
-        if has_request_context():  # the response's ETag and thinning note (extras)
-            g.onemap_tile = (key, tile)
+        if has_request_context():  # the response's ETag, cache and thinning notes (extras)
+            g.onemap_tile = (key, tile, stored)
         return tile.data or None
 
-    def _tile(self, spec, tileset, scheme, layer, z, y, x) -> tuple[Tile, str | None]:
-        """The tile (from the cache, or drawn and cached) and its version key."""
+    def _tile(self, spec, tileset, scheme, layer, z, y, x) -> tuple[Tile, str | None, bool]:
+        """The tile (stored, or drawn and cached), its version key, whether it was stored."""
         with Session(self._engine) as session:
             key = self.version(session, spec)
             tile = self._stored(key, tileset, z, y, x)
-            if tile is None:
-                tile = self.draw(session, spec, scheme, layer, z, y, x, key=key)
-                if key:
-                    tile_cache().put(self.table, key, tileset, z, y, x, tile)
-        return tile, key
+            if tile is not None:
+                return tile, key, True
+            tile = self.draw(session, spec, scheme, layer, z, y, x, key=key)
+            if key:
+                tile_cache().put(self.table, key, tileset, z, y, x, tile)
+        return tile, key, False
 
     def version(self, session: Session, spec: Layer | None) -> str | None:
         """The version key of the layer's published tiles (``version_key``)."""
@@ -150,13 +163,7 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
         return version_key(run.scalar(), spec)
 
     def _stored(self, key: str | None, tileset: str, z: int, y: int, x: int) -> Tile | None:
-        """The tile of version ``key`` from the seeded archive, else the disk cache."""
-        if key is None:
-            return None
-        tile = tile_archives().get(self.table, key, tileset, z, y, x)
-        if tile is None:
-            tile = tile_cache().get(self.table, key, tileset, z, y, x)
-        return tile
+        return stored_tile(self.table, key, tileset, z, y, x)
 
     def draw(self, session, spec, scheme, layer, z, y, x, key: str | None = None) -> Tile:
         """Render one tile (the server on a miss, ``onemap tiles seed`` for its archive)."""

@@ -74,17 +74,18 @@ SERVE_READING = [
     "**Tiles.** onemap's tiles are drawn from the generalised tables of each zoom "
     "(classes and attributes per zoom, lines merged up to z11, simplified), never over "
     "500 kB (thinned by importance), and served from its tile cache after the first "
-    'request (this table: cached; cold figures are in "10 million segments"). tipg '
-    "and stock pygeoapi draw every intersecting feature at full resolution (tipg's cap "
-    "of 10,000 features per tile lifted), which is why they time out at low zoom over "
+    "request, answered before pygeoapi builds a tile provider (`onemap.serve.stored_tiles`; "
+    'this table: cached; cold figures in "Cold tiles at 1M" and "10 million segments"). '
+    "tipg and stock pygeoapi draw every intersecting feature at full resolution (tipg's "
+    "cap of 10,000 features per tile lifted), which is why they time out at low zoom over "
     "a dense layer.",
     "",
-    "**What it does not fix.** The 3-block bbox at 1,000,000 segments stays near tipg "
-    "(about 1.3×). The database part is ~17 ms a request (EXPLAIN (ANALYZE, BUFFERS): "
-    "the page 0.7 ms, the count of its 6,881 matches, capped at 10,000, 16 ms; rows are "
-    "stored in spatial order since the Hilbert sort, bench/ORDER.md), yet two workers "
-    "serve ~38 requests/s (~52 ms each): the rest is the server's own request handling "
-    "and the 110 kB response, not profiled yet.",
+    "**The 3-block bbox.** Its page and its count of 6,677 matches come from one statement "
+    "since 2026-12-07 (they ran the exact `ST_Intersects` on the 6,881 candidate rows "
+    "twice, ~20 ms each); what remains is that test, once (~18 ms: 3,712 candidates cross "
+    "the box's edge and need GEOS), which the page needs as much as the count (in key "
+    "order, a page needs every match), and ~9 ms of pygeoapi's request handling and SQL "
+    "building per request (cProfile): about 2× tipg, short of the 3× target.",
     "",
 ]
 

@@ -125,16 +125,6 @@ def start(settings: DbSettings, cached: bool):
     return serve.start("onemap", PORT, serve.write_configs(settings), settings)
 
 
-def stop(proc) -> None:
-    """Stop the server (killed when a worker is stuck in a slow query)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except Exception:  # a worker stuck in a slow query
-        proc.kill()
-        proc.wait()
-
-
 def run(n: int, rounds: int, seconds: int) -> dict:
     """The latency rounds and the wrk cells, as JSON."""
     settings = DbSettings(name=serve.DB)
@@ -151,12 +141,12 @@ def run(n: int, rounds: int, seconds: int) -> dict:
                 latency.append({"round": r, "z": z, "x": x, "y": y} | fetch(url(z, x, y)))
         driven = [_drive("cold", z, seconds) for z in ZOOMS]
     finally:
-        stop(proc)
+        serve.stop(proc, settings)
     proc = start(settings, cached=True)
     try:
         driven += [_drive("cached", z, seconds) for z in ZOOMS]
     finally:
-        stop(proc)
+        serve.stop(proc, settings)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

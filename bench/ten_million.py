@@ -137,12 +137,7 @@ def serve_cells(seconds: int) -> list[dict]:
                 rows.append(_cell(label, name, url, seconds))
                 print(json.dumps(rows[-1]), flush=True)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except Exception:  # a worker stuck in a slow query
-                proc.kill()
-                proc.wait()
+            serve.stop(proc, settings)
     return rows
 
 

@@ -348,9 +348,16 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         keys = (select(pk.label("k")).where(where).limit(COUNT_CAP + 1).cte("matches")).prefix_with(
             "MATERIALIZED"
         )
-        page_keys = select(keys.c.k).order_by(keys.c.k).offset(offset).limit(limit)
-        in_page = pk == any_(func.array(page_keys.scalar_subquery()))
         counted = select(func.count()).select_from(keys).scalar_subquery()
+        # over the cap, no page is drawn from the sample (the caller asks again)
+        page_keys = (
+            select(keys.c.k)
+            .where(counted <= COUNT_CAP)
+            .order_by(keys.c.k)
+            .offset(offset)
+            .limit(limit)
+        )
+        in_page = pk == any_(func.array(page_keys.scalar_subquery()))
         return self._page_sql(table, names, output, in_page, [pk.asc()], 0, limit).add_columns(
             counted
         )

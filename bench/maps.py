@@ -218,9 +218,9 @@ def measure(n: int, runs: int, server: TileServer | None) -> list[dict]:
         # explore() past 10,000 segments takes over a minute per visit: one, no warm-up
         slow = mode == "explore" and n > SLOW_PEER_ABOVE
         times = render_times(page, ready, 1 if slow else runs, warm_up=not slow)
-        med = {
-            k: statistics.median(t[k] for t in times) for k in times[0] if times[0][k] is not None
-        }
+        # a measure a visit could not take (None) is left out of that key's median
+        seen = {k: [t[k] for t in times if t.get(k) is not None] for k in times[0]}
+        med = {k: statistics.median(v) for k, v in seen.items() if v}
         rows.append(
             {
                 "segments": n,

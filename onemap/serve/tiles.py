@@ -301,7 +301,7 @@ def _render(session: Session, rows, layer: str) -> tuple[bytes, int]:
     return bytes(data or b""), n
 
 
-DIRECTIONS = (operators.asc_op, operators.desc_op)
+DIRECTIONS = (operators.asc_op, operators.desc_op)  # an ORDER BY item's own direction
 
 
 def _narrow(query, order: list):
@@ -315,10 +315,7 @@ def _narrow(query, order: list):
     keys, exprs = [], []
     for i, clause in enumerate(order):
         modifier = getattr(clause, "modifier", None)
-        if isinstance(clause, UnaryExpression) and modifier in (
-            operators.desc_op,
-            operators.asc_op,
-        ):
+        if isinstance(clause, UnaryExpression) and modifier in DIRECTIONS:
             exprs.append(clause.element.label(f"o{i}"))
         else:
             modifier = None

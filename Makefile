@@ -34,6 +34,10 @@ $(VENV)/.installed: pyproject.toml
 	  [ -x $(PY) ] || $$py -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	@# byte-compile every module once: where PYTHONDONTWRITEBYTECODE is set (or an installer
+	@# skipped it) each command compiled ~900 modules at start, 2.4 s (bench/QUICKSTART.md);
+	@# a few files some packages ship for other Pythons fail to compile, hence the || true
+	@$(PY) -m compileall -q -j 0 onemap "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null || true
 	@touch $@
 
 db: system-deps venv ## start the project's PostGIS cluster (.onemap/, port 55432) and build the schema

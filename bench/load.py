@@ -35,7 +35,16 @@ import time
 from pathlib import Path
 
 from bench import copy_limit
-from bench.common import BENCH, RESULTS, ROOT, WORK, commit, fresh_database, machine
+from bench.common import (
+    BENCH,
+    RESULTS,
+    ROOT,
+    WORK,
+    byte_compile,
+    commit,
+    fresh_database,
+    machine,
+)
 from bench.inputs import input_file, layer_of
 from onemap.core.settings import child_env, export
 
@@ -283,6 +292,7 @@ def main() -> None:
         return
     only = set(args.only.split(",")) if args.only else None
     cases = [c for c in CASES if c[2] <= args.max and (only is None or c[0] in only)]
+    byte_compile()
     conninfo, password = prepare_db()
     env = child_env(**{"ONEMAP_DB_NAME": DB, "PGPASSWORD": password})
     export(PGPASSWORD=password)  # for this process's own queries

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from bench import load
-from bench.common import BENCH, RESULTS, ROOT, commit, machine
+from bench.common import BENCH, RESULTS, ROOT, byte_compile, commit, machine
 from bench.inputs import input_file
 from onemap.core.settings import DbSettings, child_env, export
 
@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    byte_compile(args.before)
     conninfo, password = load.prepare_db()
     base = {"ONEMAP_DB_NAME": load.DB, "PGPASSWORD": password}
     state = str(DbSettings().state_dir)  # the earlier tree finds the cluster's secrets here

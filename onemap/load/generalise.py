@@ -276,6 +276,7 @@ def shared_merges(conn: psycopg.Connection, layer: Layer, base: sql.Composable) 
     top = levels[-1]
     cell = sql.Literal(tile_metres(top))
     klass = sql.Identifier(rules.classes.field) if rules.classes else sql.SQL("NULL::text")
+    conn.execute("SET LOCAL jit = off")  # its cost estimate is huge: JIT took 0.3 s at 10k
     rows = conn.execute(
         sql.SQL(
             "SELECT DISTINCT k, floor(ST_XMin(p) / {c})::bigint, floor(ST_YMin(p) / {c})::bigint "

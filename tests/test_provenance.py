@@ -18,7 +18,7 @@ from shapely.geometry import box
 from onemap.core.errors import UserError
 from onemap.core.layers import get_layer
 from onemap.core.provenance import SYNTHETIC, file_source, is_synthetic, split_sources
-from onemap.db.connect import owner_conninfo
+from onemap.db.connect import owner_conninfo, reader_conninfo
 from onemap.load.loader import load_layer
 from onemap.publish.maps import build_site
 from onemap.publish.maps.site import loaded_layers
@@ -63,9 +63,14 @@ def test_a_real_file_records_its_name_and_checksum(scratch_settings, tmp_path) -
     assert sources(scratch_settings) == {expected: 3}
     assert res.details["sources"] == {expected: 3}
 
-    with psycopg.connect(owner_conninfo(scratch_settings)) as conn:
+    # as the server writes it: as the reader, which may not read onemap_meta.loads itself
+    with psycopg.connect(reader_conninfo(scratch_settings)) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT source_file FROM onemap_meta.loads")
+        conn.rollback()
         record = layer_record(FLOOD, conn, "http://example.test")
     props = record["properties"]
+    assert props["history"][-1]["file"] == path.name  # the name, not the loader's path
     assert props["synthetic"] is False
     assert [s["source"] for s in props["sources"]["real"]] == [expected]
     assert props["sources"]["synthetic"] == []

@@ -3,6 +3,7 @@ primary and replicas are configured, and the rehearsal's generated configuration
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,6 +88,16 @@ def test_pgbouncer_pools_transactions_and_sets_the_serving_options() -> None:
     assert "pool_mode = transaction" in text
     assert f"port={lay.replica_port(1)}" in text
     assert "SET statement_timeout" in text and "ignore_startup_parameters" in text
+
+
+def test_no_pgbouncer_knows_the_owner(passwords, monkeypatch) -> None:
+    """The API nodes' PgBouncers hold the passwords of the roles the nodes use, not the
+    owner's: the catalogue reads the load history as the reader (least privilege)."""
+    monkeypatch.setattr(pgbouncer, "read_secrets", lambda db: dict(os.environ))
+    found = pgbouncer.users(passwords)
+    assert found[passwords.reader] == "pw-reader"
+    assert {r.name for r in extensions.roles()} <= set(found)
+    assert passwords.owner not in found and "pw-owner" not in found.values()
 
 
 def test_haproxy_checks_health_and_its_configuration_is_valid(tmp_path: Path) -> None:

@@ -35,15 +35,14 @@ QUERY_WAIT_TIMEOUT_S = 5
 POOL_SIZE = 20  # server connections per user and database (PostgreSQL: max_connections)
 
 
-def users(db: DbSettings, primary: bool) -> dict[str, str]:
-    """Login name → password of the roles the API nodes use: the reader, the features'
-    (the report intake and staff write to the primary) and, on the primary only, the
-    owner, whose load history ``onemap serve`` reads once at start for the catalogue
-    (``onemap.serve.records``)."""
+def users(db: DbSettings) -> dict[str, str]:
+    """Login name → password of the roles the API nodes use: the reader and the features'
+    (the report intake and staff write to the primary). Not the owner: loads connect to
+    the primary itself, and the catalogue reads the load history as the reader
+    (``onemap_meta.published_runs``), so no PgBouncer, and no API node, holds the owner's
+    password."""
     secrets = read_secrets(db)
     found = {db.reader: secrets[password_variable("reader")]}
-    if primary:
-        found[db.owner] = secrets[password_variable("owner")]
     for role in extensions.roles():
         found[role.name] = secrets[role.secret]
     return found
@@ -87,7 +86,7 @@ def start(layout: Layout, j: int) -> None:
     folder = own_dir(layout.root / f"pgbouncer-{j}")
     if read_pid(folder / "pgbouncer.pid"):
         return
-    userlist = "".join(f'"{u}" "{p}"\n' for u, p in users(layout.db, j == 0).items())
+    userlist = "".join(f'"{u}" "{p}"\n' for u, p in users(layout.db).items())
     write_private(folder / "userlist.txt", userlist)
     write_private(folder / "pgbouncer.ini", config(layout, j))
     run([binary, "-d", str(folder / "pgbouncer.ini")], f"pgbouncer {j}")

@@ -185,8 +185,17 @@ def pooled_options() -> dict[str, None]:
 
 def connect_owner(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:
     """Open a connection as the loading role, with a readable error when it fails."""
+    return _connect(owner_conninfo(settings), **kwargs)
+
+
+def connect_reader(settings: DbSettings | None = None, **kwargs) -> psycopg.Connection:
+    """Open a connection as the read-only role, with a readable error when it fails."""
+    return _connect(reader_conninfo(settings), **kwargs)
+
+
+def _connect(conninfo: str, **kwargs) -> psycopg.Connection:
     try:
-        return psycopg.connect(owner_conninfo(settings), **{**pooled_options(), **kwargs})
+        return psycopg.connect(conninfo, **{**pooled_options(), **kwargs})
     except psycopg.OperationalError as exc:
         raise UserError(
             f"cannot connect to the onemap database ({exc.__class__.__name__}: "

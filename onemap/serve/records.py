@@ -25,7 +25,7 @@ from onemap.core.city import get_city
 from onemap.core.layers import Layer, load_layers
 from onemap.core.provenance import describe, split_sources
 from onemap.core.settings import DbSettings
-from onemap.db.connect import connect_owner
+from onemap.db.connect import connect_reader
 from onemap.db.models import DATA_SCHEMA
 from onemap.serve.extents import table_extents
 
@@ -33,23 +33,23 @@ CATALOG_ID = "catalog"
 
 
 def _history(conn, layer: Layer) -> list[dict[str, Any]]:
+    # as the reader, through the one function it may call on the history (045_catalogue.sql)
     rows = conn.execute(
-        "SELECT load_id, started_at, finished_at, source_file, source_sha256, rows_loaded, "
-        "loaded_by, details->'sources' FROM onemap_meta.loads "
-        "WHERE layer = %s AND status = 'succeeded' ORDER BY load_id",
+        "SELECT load_id, finished_at, source_file, source_sha256, rows_loaded, loaded_by, "
+        "sources FROM onemap_meta.published_runs(%s)",
         (layer.id,),
     ).fetchall()
     return [
         {
             "run": r[0],
-            "loaded": r[2].isoformat() if r[2] else None,
-            "file": Path(r[3]).name,
-            "sha256": r[4],
-            "features": r[5],
-            "by": r[6],
+            "loaded": r[1].isoformat() if r[1] else None,
+            "file": r[2],
+            "sha256": r[3],
+            "features": r[4],
+            "by": r[5],
         }
         # the rows each run staged, by source (runs before provenance have none)
-        | ({"sources": _sides(r[7].items())} if r[7] else {})
+        | ({"sources": _sides(r[6].items())} if r[6] else {})
         for r in rows
     ]
 
@@ -174,8 +174,9 @@ def layer_record(layer: Layer, conn, base_url: str) -> dict[str, Any]:
 
 
 def write_catalogue(path: Path, base_url: str, settings: DbSettings | None = None) -> Path:
-    """Write the TinyDB file pygeoapi's TinyDBCatalogue provider serves."""
-    with connect_owner(settings) as conn:
+    """Write the TinyDB file pygeoapi's TinyDBCatalogue provider serves (as the reader:
+    an API node holds no owner password)."""
+    with connect_reader(settings) as conn:
         records = [layer_record(lyr, conn, base_url) for lyr in load_layers().values()]
     table = {str(i): rec for i, rec in enumerate(records, start=1)}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,9 @@ from etl.real_data import real_dir
 KEC_FILE = "admin_cahyadsn/semarang_kecamatan.geojson"
 KEL_FILE = "admin_cahyadsn/semarang_kelurahan.geojson"
 CITY_FILE = "admin_cahyadsn/semarang_kota.geojson"
-SOURCE = "kemendagri"
+# the compilation the files come from, not the ministry: Kemendagri publishes the codes, but
+# these polygons are Cahya DSN's (MIT); `kemendagri` is for the ministry's own files
+SOURCE = "cahyadsn-wilayah"
 
 
 def read_kecamatan() -> gpd.GeoDataFrame:

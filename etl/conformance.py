@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from etl.admin_boundaries import SOURCE as REAL_BOUNDARIES
 from etl.common import CITY_BBOX, layer
 
 SYSTEM = {"source", "geometry"}
-REAL_BOUNDARIES = "kemendagri"
 REAL_BBOX_TOLERANCE = 1e-5  # degrees, ~1 m
 
 

@@ -68,7 +68,7 @@ def test_rows_obey_the_layer_file(frames, layer_id):
     known = {n for f in lyr.fields for n in (f.name, *f.source_names)} | {"source", "geometry"}
     assert set(gdf.columns) <= known, f"unknown columns {set(gdf.columns) - known}"
     # every row names its origin: a real recipe's source, or what the generator wrote
-    assert set(gdf["source"]) <= {"osm+synthetic", "kemendagri", SYNTHETIC}
+    assert set(gdf["source"]) <= {"osm+synthetic", "cahyadsn-wilayah", SYNTHETIC}
     assert lyr.checks.min_rows <= len(gdf) <= (lyr.checks.max_rows or len(gdf))
     for field in lyr.fields:
         col = _column_for(lyr, field, gdf)
@@ -115,7 +115,7 @@ def test_geometries_are_valid_and_in_the_city(frames, layer_id):
     assert {g.geom_type.removeprefix("Multi") for g in geoms} == {family}
     b = shapely.bounds(geoms)
     src = gdf["source"].to_numpy()
-    tol = np.where(src == "kemendagri", REAL_TOLERANCE, 0.0)
+    tol = np.where(src == "cahyadsn-wilayah", REAL_TOLERANCE, 0.0)
     inside = (
         (b[:, 0] >= BBOX[0] - tol)
         & (b[:, 1] >= BBOX[1] - tol)

@@ -67,7 +67,7 @@ def _fill(layer: Layer, source: pd.DataFrame, rng: np.random.Generator) -> pd.Da
 
 def _frame(layer: Layer, source: gpd.GeoDataFrame, rng: np.random.Generator) -> gpd.GeoDataFrame:
     frame = gpd.GeoDataFrame(_fill(layer, source, rng), geometry=source.geometry, crs=4326)
-    default = SYNTHETIC if layer.synthetic else "kemendagri"
+    default = SYNTHETIC if layer.synthetic else "cahyadsn-wilayah"
     frame["source"] = source["source"] if "source" in source else default
     return frame
 

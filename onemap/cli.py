@@ -493,17 +493,25 @@ def rollback_cmd(
         bool,
         typer.Option(help="wait until every replica (ONEMAP_READ_DSNS) has replayed it"),
     ] = True,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="in a deployment of several regions: the region (e.g. 33.22) whose "
+            "partition is rolled back; the others are untouched"
+        ),
+    ] = None,
 ) -> None:
     """Publish an earlier version of a layer again, in one transaction (recorded as a run)."""
     from onemap.core.layers import get_layer
     from onemap.load.rollback import rollback
 
     try:
-        done = rollback(get_layer(layer), to, notify=lambda m: err.print(m))
+        done = rollback(get_layer(layer), to, notify=lambda m: err.print(m), region=region)
     except (UserError, KeyError) as exc:
         _fail(exc)
+    where = "" if region is None else f" (region {region})"
     out.print(
-        f"{layer}: restored the version of run {done.restored_from} "
+        f"{layer}{where}: restored the version of run {done.restored_from} "
         f"({done.rows} rows) as run {done.load_id}"
     )
     if wait:

@@ -304,3 +304,36 @@ def test_upsert_and_append_change_only_their_region(two_regions, tmp_path) -> No
     assert rows(two_regions, KOTA)["t-0"] == k.load_id
     with pytest.raises(LoadError):
         load(two_regions, tmp_path, kab_frame(1), KAB, "kab-dup.gpkg", mode="append")
+
+
+def test_a_rollback_restores_one_region_and_leaves_the_others(two_regions, tmp_path) -> None:
+    k1 = load(two_regions, tmp_path, road_frame(4), KOTA, "rb-k1.gpkg")
+    load(two_regions, tmp_path, road_frame(2), KOTA, "rb-k2.gpkg")
+    b1 = load(two_regions, tmp_path, kab_frame(3, "rb"), KAB, "rb-b1.gpkg")
+    kab_before = rows(two_regions, KAB)
+    with pytest.raises(UserError, match="name the region with --region"):
+        rollback(ROADS, settings=two_regions)
+    with pytest.raises(UserError, match=f"did not publish a version of '{ROADS.id}' in region"):
+        rollback(ROADS, to=b1.load_id, settings=two_regions, region=KOTA)
+
+    done = rollback(ROADS, settings=two_regions, region=KOTA)  # the version before now
+    assert (done.restored_from, done.rows) == (k1.load_id, 4)
+    assert rows(two_regions, KOTA) == {f"t-{i}": done.load_id for i in range(4)}
+    assert rows(two_regions, KAB) == kab_before, "the other region is untouched"
+    digest = (
+        "SELECT md5(string_agg(segment_id || condition || ST_AsText(geom), ',' "
+        "ORDER BY segment_id)) FROM {} AS r WHERE region = %s"
+    )
+    with psycopg.connect(owner_conninfo(two_regions)) as conn:
+        then = conn.execute(
+            sql.SQL(digest).format(history.relation_as_of(ROADS, k1.load_id)), (KOTA,)
+        ).fetchone()
+        now = conn.execute(
+            sql.SQL(digest).format(sql.Identifier("onemap", "road_condition")), (KOTA,)
+        ).fetchone()
+        assert now == then and now[0] is not None
+        run = conn.execute(
+            "SELECT mode, region, restored_from, status FROM onemap_meta.loads WHERE load_id = %s",
+            (done.load_id,),
+        ).fetchone()
+        assert run == ("rollback", KOTA, k1.load_id, "succeeded")

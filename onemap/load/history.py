@@ -181,14 +181,18 @@ def oldest_kept(
     return None if row is None or row[0] is None else int(row[0])
 
 
-def ensure_kept(conn: psycopg.Connection, layer: Layer | str, run: int) -> None:
-    """Refuse a version the history no longer holds (pruned), rather than answer partly."""
+def ensure_kept(
+    conn: psycopg.Connection, layer: Layer | str, run: int, region: str | None = None
+) -> None:
+    """Refuse a version the history no longer holds (pruned), rather than answer partly
+    (of one ``region``'s partition, if given: ``oldest_kept``)."""
     layer = _layer(layer)
-    oldest = oldest_kept(conn, layer)
+    oldest = oldest_kept(conn, layer, region)
     if oldest is not None and run < oldest:
+        where = "" if region is None else f" (region {region})"
         raise UserError(
-            f"the version of '{layer.id}' published by run {run} was pruned from the history "
-            f"(the oldest kept is run {oldest})"
+            f"the version of '{layer.id}'{where} published by run {run} was pruned from the "
+            f"history (the oldest kept is run {oldest})"
         )
 
 

@@ -117,7 +117,7 @@ def load_layer(
         given = source_text(source) if source is not None else None
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    check_region(layer, region, str(Mode(mode)))
+    check_region(layer, region)
     opts = _Options(
         Mode(mode),
         layer_name,

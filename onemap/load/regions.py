@@ -33,21 +33,23 @@ from onemap.load.archive import archive_table
 from onemap.load.stage import live_name, stage_name, unstage
 
 
-def check_region(layer: Layer, region: str | None, mode: str) -> None:
-    """Refuse a load whose ``--region`` does not fit the layer's table."""
+def check_region(layer: Layer, region: str | None, verb: str = "load") -> None:
+    """Refuse a load (or a ``verb`` such as "roll back") whose ``--region`` does not fit
+    the layer's table."""
     if not layer_partitioned(layer):
         if region is not None:
             raise UserError(
                 f"--region {region}: layer '{layer.id}' is not partitioned by region in this "
-                "deployment (one region, or rows that arrive outside loads); load without "
+                f"deployment (one region, or rows that arrive outside loads); {verb} without "
                 "--region"
             )
         return
     if region is None:
         codes = ", ".join(r.code for r in regions())
+        what = "the region the file holds" if verb == "load" else "the region"
         raise UserError(
-            f"layer '{layer.id}' is partitioned by region in this deployment: name the "
-            f"region the file holds with --region (one of {codes})"
+            f"layer '{layer.id}' is partitioned by region in this deployment: name {what} "
+            f"with --region (one of {codes})"
         )
     get_region(region)
 

@@ -211,6 +211,7 @@ def test_security_definer_functions_pin_their_search_path(live) -> None:
     expected = {
         "onemap_meta.run_at",
         "onemap_meta.published_runs",
+        "onemap_meta.version_at",
         "onemap_private.intake_allow",
         "onemap_private.reports_locate",
         "onemap_private.reports_fill",

@@ -170,8 +170,35 @@ def test_the_first_oversized_tile_at_a_zoom_is_not_drawn_whole(
 def key(settings, layer: Layer = ROADS) -> str:
     """The version key the provider files tiles under."""
     with psycopg.connect(owner_conninfo(settings)) as conn:
-        run = conn.execute(tiles.RUN_SQL, (layer.id,)).fetchone()[0]
-    return tiles.version_key(run, layer)
+        version = conn.execute(tiles.VERSION_SQL, (layer.id,)).fetchone()[0]
+    return tiles.version_key(version, layer)
+
+
+def test_a_rebuilt_database_does_not_meet_the_old_tiles(tmp_path) -> None:
+    """Run ids restart at 1 in a database dropped and built again; the tiles' version key
+    (cache folder, archive check, ETag) must not, or the old database's cached tiles
+    would be served as the new one's."""
+    from onemap.core.settings import DbSettings
+    from onemap.db import cluster, schema
+    from tests.conftest import TEST_DB
+
+    settings = DbSettings(name=f"{TEST_DB}_rebuilt")
+    path = tmp_path / "roads.gpkg"
+    road_frame(3).to_file(path, driver="GPKG")
+    seen = []
+    for _ in range(2):
+        with cluster.start(settings).superuser_connect(autocommit=True) as su:
+            su.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(settings.name)
+                )
+            )
+        schema.up(settings)
+        run = load_layer(ROADS, path, settings=settings).load_id
+        seen.append((run, key(settings)))
+    (run1, key1), (run2, key2) = seen
+    assert run1 == run2, "the run ids repeat (what this test is about)"
+    assert key1 != key2 and key1.startswith(f"{run1}.") and key2.startswith(f"{run2}.")
 
 
 def test_low_zooms_draw_the_classes_of_their_zoom(dense_roads, scratch_settings) -> None:

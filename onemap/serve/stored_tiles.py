@@ -23,7 +23,7 @@ from onemap.core.layers import load_layers
 from onemap.core.settings import ServeSettings
 from onemap.db.connect import reader_conninfo
 from onemap.serve.connections import RoleConnection
-from onemap.serve.tiles import RUN_SQL, TILE_PATH, stored_tile, version_key
+from onemap.serve.tiles import TILE_PATH, VERSION_SQL, stored_tile, version_key
 
 CACHE_MAX_AGE = ServeSettings().cache_max_age
 TILE_FORMAT = "mvt"  # the only format the tile endpoint serves (pygeoapi's ``f=mvt``)
@@ -59,10 +59,10 @@ def install(app: Flask) -> None:
         if request.args.get("f", TILE_FORMAT) != TILE_FORMAT:
             return None
         try:
-            run = reader.get().execute(RUN_SQL, (layer.id,)).fetchone()[0]
+            version = reader.get().execute(VERSION_SQL, (layer.id,)).fetchone()[0]
         except psycopg.Error:
             return None  # the tile request itself will say what is wrong
-        key = version_key(run, layer)
+        key = version_key(version, layer)
         if key is None:
             return None
         if request.if_none_match and request.if_none_match.contains(key):

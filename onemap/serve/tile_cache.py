@@ -1,8 +1,9 @@
 """Rendered vector tiles kept on disk, keyed by the layer's published version.
 
 ``<cache_dir>/<layer>/<version>/<tileset>/<z>/<y>/<x>.mvt`` (``ONEMAP_TILE_CACHE_DIR``),
-where the version is the run that published the layer's current version
-(``onemap_meta.run_at(layer, now())``) and a digest of the layer's tile rules. The
+where the version is the run that published the layer's current version and when it
+finished (``onemap_meta.version_at(layer, now())``: a database dropped and built again
+repeats run ids, never that pair) and a digest of the layer's tile rules. The
 gunicorn workers are separate processes, so the cache is files, written atomically (a
 temporary file renamed into place). A new load publishes a new run: from its commit on,
 requests look under the new version, and the first worker to see it deletes the layer's

@@ -64,8 +64,9 @@ SIMPLIFY_BELOW_ZOOM = 17
 WEBMERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value.tileMatrixSet
 # Bumped when the drawing changes, so cached tiles and ETags of the old drawing go stale.
 RENDERER = "r1"
-# The run that published the layer's current version (035_run_at.sql; the reader may call it).
-RUN_SQL = "SELECT onemap_meta.run_at(%s, now())"
+# The layer's published version: its run and when it finished (036_version_at.sql; the
+# reader may call it), unique across databases and rebuilds, unlike the run id alone.
+VERSION_SQL = "SELECT onemap_meta.version_at(%s, now())"
 # A tile's path (``onemap.serve.extras`` answers revalidations before pygeoapi runs).
 TILE_PATH = re.compile(
     r"^/collections/(?P<layer>[^/]+)/tiles/(?P<tms>[^/]+)/(?P<z>\d+)/(?P<y>\d+)/(?P<x>\d+)/?$"
@@ -113,12 +114,13 @@ def simplify_tolerance(z: int) -> float:
     return EARTH_CIRCUMFERENCE_M / 2**z / PIXELS_PER_TILE / 4
 
 
-def version_key(run: int | None, layer: Layer | None) -> str | None:
-    """The cache key and ETag of a layer's tiles: the publishing run, the rules' digest and
-    the renderer; None for a layer whose rows change between loads (or never loaded)."""
-    if run is None or layer is None or layer.changes_between_loads:
+def version_key(version: str | None, layer: Layer | None) -> str | None:
+    """The cache key and ETag of a layer's tiles: the published version (``VERSION_SQL``),
+    the rules' digest and the renderer; None for a layer whose rows change between loads
+    (or never loaded)."""
+    if version is None or layer is None or layer.changes_between_loads:
         return None
-    return f"{run}-{layer.tiles.digest()}-{RENDERER}"
+    return f"{version}-{layer.tiles.digest()}-{RENDERER}"
 
 
 def layer_spec(table_name: str) -> Layer | None:
@@ -159,8 +161,8 @@ class OnemapMVTProvider(MVTPostgreSQLProvider):
         """The version key of the layer's published tiles (``version_key``)."""
         if spec is None or spec.changes_between_loads:
             return None
-        run = session.execute(select(func.onemap_meta.run_at(spec.id, func.now())))
-        return version_key(run.scalar(), spec)
+        version = session.execute(select(func.onemap_meta.version_at(spec.id, func.now())))
+        return version_key(version.scalar(), spec)
 
     def _stored(self, key: str | None, tileset: str, z: int, y: int, x: int) -> Tile | None:
         return stored_tile(self.table, key, tileset, z, y, x)

@@ -82,10 +82,17 @@ SERVE_READING = [
     "",
     "**The 3-block bbox.** Its page and its count of 6,677 matches come from one statement "
     "since 2026-12-07 (they ran the exact `ST_Intersects` on the 6,881 candidate rows "
-    "twice, ~20 ms each); what remains is that test, once (~18 ms: 3,712 candidates cross "
-    "the box's edge and need GEOS), which the page needs as much as the count (in key "
-    "order, a page needs every match), and ~9 ms of pygeoapi's request handling and SQL "
-    "building per request (cProfile): about 2× tipg, short of the 3× target.",
+    "twice). Profile at 1M (2026-12-07): the statement takes 15.8 ms in the database "
+    "(`EXPLAIN ANALYZE`, warm): the bitmap scan and exact test 11.3 ms of it — the index "
+    "finds the candidates in 1 ms, reading them costs ~1 ms more, the exact test ~8 ms "
+    "(3,712 candidates cross the box's edge and need GEOS) — then the keys' sort and the "
+    "page's GeoJSON; in the server process a request costs ~22 ms, 17.6 of them waiting "
+    "on that statement (cProfile). Tried and dropped: skipping GEOS for rows whose box "
+    "lies inside the query box (`geom @ box OR ST_Intersects`) saved 0.7 ms; "
+    "`ST_DWithin(geom, box, 0)` was no faster. The page needs every match as much as the "
+    "count does (in key order, a page needs them all). So 79 req/s is 2.1× the issue's 37 "
+    "and 3.0× tipg (2.4× in the other run of the day): 4× (148 req/s) would need under "
+    "13.5 ms of CPU per request on the 2 cores, less than the database's part alone.",
     "",
 ]
 
@@ -304,6 +311,7 @@ def main() -> None:
         ("GENERALISE.md", "Generalised tables: what a road load spends on them"),  # by hand
         ("COLDTILES.md", "Cold tiles at 1M: every z10–z12 tile rendered"),  # bench/cold_tiles.py
         ("TENM.md", "10 million segments"),  # make bench-10m (bench/ten_million.py)
+        ("TARGETS.md", "Targets of the speed issue: met and missed"),  # by hand
     ):
         if (BENCH / part).exists():  # written by the part's own run, not by make bench
             lines += [f"## {title}", "", *_body(BENCH / part), ""]

@@ -3,7 +3,6 @@ primary and replicas are configured, and the rehearsal's generated configuration
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -93,7 +92,9 @@ def test_pgbouncer_pools_transactions_and_sets_the_serving_options() -> None:
 def test_no_pgbouncer_knows_the_owner(passwords, monkeypatch) -> None:
     """The API nodes' PgBouncers hold the passwords of the roles the nodes use, not the
     owner's: the catalogue reads the load history as the reader (least privilege)."""
-    monkeypatch.setattr(pgbouncer, "read_secrets", lambda db: dict(os.environ))
+    secrets = {password_variable("owner"): "pw-owner", password_variable("reader"): "pw-reader"}
+    secrets |= {r.secret: f"pw-{r.name}" for r in extensions.roles()}
+    monkeypatch.setattr(pgbouncer, "read_secrets", lambda db: secrets)
     found = pgbouncer.users(passwords)
     assert found[passwords.reader] == "pw-reader"
     assert {r.name for r in extensions.roles()} <= set(found)

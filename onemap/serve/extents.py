@@ -5,7 +5,7 @@ it (a survey that reaches a new kecamatan), and clients zoom to what the collect
 (QGIS "Zoom to Layer" uses the collection's ``extent``). So the server refreshes the
 extents in pygeoapi's in-memory configuration before it answers a collection request:
 a layer's extent is computed again only when a new version of it has been published
-(``onemap_meta.run_at(layer, now())``, which the reader may call), and on every request
+(``onemap_meta.version_at(layer, now())``, which the reader may call), and on every request
 for layers that change between loads (citizen reports arrive one at a time).
 """
 
@@ -85,15 +85,16 @@ class LiveExtents:
         self.resources = resources
         self.layers = {lid: layer for lid, layer in layers.items() if lid in resources}
         self.connect = connect  # returns a live reader connection (autocommit)
-        self.published: dict[str, int | None] = {}
+        self.published: dict[str, str | None] = {}  # layer -> version (036_version_at.sql)
 
     def refresh(self) -> None:
         """Recompute the extents of layers published anew since the last call."""
         try:
             conn = self.connect()
+            # the version, not the run id alone: run ids repeat in a rebuilt database
             runs = dict(
                 conn.execute(
-                    "SELECT l, onemap_meta.run_at(l, now()) FROM unnest(%s::text[]) AS l",
+                    "SELECT l, onemap_meta.version_at(l, now()) FROM unnest(%s::text[]) AS l",
                     (list(self.layers),),
                 ).fetchall()
             )

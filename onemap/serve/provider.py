@@ -316,8 +316,9 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         links, which pygeoapi writes whenever a page is full. So:
 
         - unfiltered: the table's row count, counted once per published version (the
-          layer's latest run, ``onemap_meta.run_at``) and kept per process; layers that
-          change between loads (citizen reports) are counted every time;
+          layer's latest run and its finish time, ``onemap_meta.version_at``) and kept
+          per process; layers that change between loads (citizen reports) are counted
+          every time;
         - filtered: counted up to ``COUNT_CAP`` matches; beyond that, left out.
         """
         table = self.table_model.__table__
@@ -328,8 +329,11 @@ class OnemapPostgreSQLProvider(PostgreSQLProvider):
         count = select(func.count()).select_from(table)
         if _changes_between_loads(self.table):
             return session.execute(count).scalar_one()
-        run = session.execute(select(func.onemap_meta.run_at(self.table, func.now()))).scalar()
-        key = (self.db_name, self.table, run)
+        # the version (run and finish time), not the run id: ids repeat in a rebuilt database
+        version = session.execute(
+            select(func.onemap_meta.version_at(self.table, func.now()))
+        ).scalar()
+        key = (self.db_name, self.table, version)
         if key not in _COUNTS:
             _COUNTS[key] = session.execute(count).scalar_one()
         return _COUNTS[key]

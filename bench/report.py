@@ -90,9 +90,10 @@ SERVE_READING = [
     "on that statement (cProfile). Tried and dropped: skipping GEOS for rows whose box "
     "lies inside the query box (`geom @ box OR ST_Intersects`) saved 0.7 ms; "
     "`ST_DWithin(geom, box, 0)` was no faster. The page needs every match as much as the "
-    "count does (in key order, a page needs them all). So 79 req/s is 2.1× the issue's 37 "
-    "and 3.0× tipg (2.4× in the other run of the day): 4× (148 req/s) would need under "
-    "13.5 ms of CPU per request on the 2 cores, less than the database's part alone.",
+    "count does (in key order, a page needs them all). So 62–81 req/s (runs differ; an "
+    "A/B of two commits on one table, alternating, gave 68–82 each) is 1.7–2.2× the "
+    "issue's 37 and 2.4–3.0× tipg: 4× (148 req/s) would need under 13.5 ms of CPU per "
+    "request on the 2 cores, less than the database's part alone.",
     "",
 ]
 

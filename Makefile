@@ -70,7 +70,7 @@ bench-setup: system-deps venv ## benchmark tools: wrk (Debian), tipg in its own 
 bench-load: db ## load: onemap vs ogr2ogr (COPY) vs to_postgis, roads/parcels/flood zones up to 1M (~8 min)
 	$(PY) -m bench.load
 
-bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads)
+bench-serve: bench-setup db ## items and tiles: onemap vs stock pygeoapi vs tipg (10k/100k/1M roads; 3 rounds, ~26 min)
 	$(PY) -m bench.serve
 
 bench-cold-tiles: bench-setup db ## cold tiles: every z10-z12 tile of the 1M roads rendered, p50/p95; cold vs cached req/s (~2 min after bench-serve)
@@ -86,7 +86,7 @@ bench-10m: bench-setup db ## 10 million road segments: load (onemap/ogr2ogr/COPY
 	$(PY) -m bench.ten_million
 	$(PY) -m bench.report
 
-bench: bench-setup db ## every benchmark (~20 min), then bench/RESULTS.md and bench/results/latest.json
+bench: bench-setup db ## every benchmark (~40 min), then bench/RESULTS.md and bench/results/latest.json
 	$(PY) -m bench.load
 	$(PY) -m bench.serve
 	$(PY) -m bench.cold_tiles

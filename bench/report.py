@@ -35,8 +35,14 @@ def serve_tables(serve: dict) -> list[str]:
     rows = _serve_rows(serve)
     out = [
         f"Measured {serve['date']} with wrk (8 connections, {serve['duration_s']} s per "
-        "cell, 2 server workers each) on loopback; requests/s (p50 / p95 latency in ms). "
-        "Ratio > 1: onemap is faster. *timeout*: the server took longer than the check's "
+        "run, 2 server workers each) on loopback; requests/s (p50 / p95 latency in ms)"
+        + (
+            f" of each cell's median of {serve['rounds']} rounds (every server in turn per "
+            "round), [the rounds' lowest–highest requests/s]. "
+            if serve.get("rounds", 1) > 1
+            else ", one run per cell. "
+        )
+        + "Ratio > 1: onemap is faster. *timeout*: the server took longer than the check's "
         "timeout for one request, so the cell was not driven. Response kB: the size of "
         "one response (uncompressed; onemap's tiles are simplified per zoom, the others' are not).",
         "",
@@ -90,10 +96,10 @@ SERVE_READING = [
     "on that statement (cProfile). Tried and dropped: skipping GEOS for rows whose box "
     "lies inside the query box (`geom @ box OR ST_Intersects`) saved 0.7 ms; "
     "`ST_DWithin(geom, box, 0)` was no faster. The page needs every match as much as the "
-    "count does (in key order, a page needs them all). So 62–81 req/s (runs differ; an "
-    "A/B of two commits on one table, alternating, gave 68–82 each) is 1.7–2.2× the "
-    "issue's 37 and 2.4–3.0× tipg: 4× (148 req/s) would need under 13.5 ms of CPU per "
-    "request on the 2 cores, less than the database's part alone.",
+    "count does (in key order, a page needs them all). So 59–82 req/s (rounds and runs "
+    "differ; an A/B of two commits on one table, alternating, gave 68–82 each) is "
+    "1.6–2.2× the issue's 37 and 2.4–3.0× tipg: 4× (148 req/s) would need under 13.5 ms "
+    "of CPU per request on the 2 cores, less than the database's part alone.",
     "",
 ]
 
@@ -107,7 +113,9 @@ def _cell(r: dict | None) -> str:
         return "error"
     if not r.get("rps"):
         return "0 (timeouts)"
-    return f"{r['rps']:.0f} ({r['p50_ms']:.0f} / {r['p95_ms']:.0f})"
+    spread = r.get("rps_rounds") or []
+    rounds = f" [{min(spread):.0f}–{max(spread):.0f}]" if len(spread) > 1 else ""
+    return f"{r['rps']:.0f} ({r['p50_ms']:.0f} / {r['p95_ms']:.0f}){rounds}"
 
 
 def _kb(r: dict | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from importlib import resources
 
@@ -35,6 +36,43 @@ def sql_files() -> list[tuple[str, str]]:
     folder = resources.files("onemap.db") / "sql"
     files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
     return [(p.name, p.read_text(encoding="utf-8")) for p in files]
+
+
+def sql_digest() -> str:
+    """A digest of the SQL files this onemap ships (names and text). ``onemap db up``
+    records it in the database (``onemap_meta.schema_digest()``) once everything is
+    applied, so that a server can tell a database an older onemap set up (``check_current``)."""
+    h = hashlib.sha256()
+    for name, text in sql_files():
+        h.update(f"{name}\0{text}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def record_digest(conninfo: str) -> None:
+    """Record ``sql_digest`` as a function anyone may call (no table, no grant needed)."""
+    body = sql.Literal(f"SELECT '{sql_digest()}'::text")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "CREATE OR REPLACE FUNCTION onemap_meta.schema_digest() RETURNS text "
+                "LANGUAGE sql IMMUTABLE AS {}"
+            ).format(body)
+        )
+
+
+def check_current(conn: psycopg.Connection) -> None:
+    """Refuse a database whose SQL (functions the server calls: ``onemap_meta.version_at``,
+    ``published_runs``…) is not this onemap's: the server would fail request by request."""
+    try:
+        have = conn.execute("SELECT onemap_meta.schema_digest()").fetchone()[0]
+    except psycopg.errors.UndefinedFunction:  # set up before the digest was recorded
+        have = None
+    if have != sql_digest():
+        raise UserError(
+            "the database was set up by another version of onemap (its SQL functions differ "
+            "from this one's): run 'onemap db up' (safe to rerun; it keeps the data), then "
+            "start the server again"
+        )
 
 
 def engine_for(conninfo: str) -> Engine:
@@ -222,4 +260,5 @@ def up(settings: DbSettings | None = None) -> str:
         where = f"project cluster {cl.data_dir} on 127.0.0.1:{settings.port}"
     ensure_tables(load_layers(), owner_conninfo(settings))
     ensure_features(owner_conninfo(settings), settings)
+    record_digest(owner_conninfo(settings))  # last: a failed `db up` leaves it out of date
     return f"database '{settings.name}' ready ({where})"

@@ -36,7 +36,8 @@ from onemap.core.settings import (
 )
 from onemap.core.yamlfile import read_yaml
 from onemap.db.cluster import is_root
-from onemap.db.connect import role_params
+from onemap.db.connect import connect_reader, role_params
+from onemap.db.schema import check_current
 from onemap.load.coverage_files import coverage_dir
 from onemap.serve import service_user
 from onemap.serve.contract import LIMITS, config_path
@@ -212,8 +213,11 @@ def gunicorn_cmd(serve: ServeSettings, app: str = "onemap.serve.wsgi:app") -> li
 
 
 def prepare(serve: ServeSettings) -> dict[str, str]:
-    """The server's environment and files; as root, the system user it drops to, checked."""
+    """The server's environment and files; as root, the system user it drops to, checked.
+    A database that an older onemap set up is refused here, with what to do."""
     env = server_env(serve)
+    with connect_reader() as conn:
+        check_current(conn)
     generate_openapi(env)
     served = [Path(env[k]) for k in ("PYGEOAPI_OPENAPI", "ONEMAP_RECORDS")]
     for path in served:

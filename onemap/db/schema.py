@@ -39,9 +39,10 @@ def sql_files() -> list[tuple[str, str]]:
 
 
 def sql_digest() -> str:
-    """A digest of the SQL files this onemap ships (names and text). ``onemap db up``
-    records it in the database (``onemap_meta.schema_digest()``) once everything is
-    applied, so that a server can tell a database an older onemap set up (``check_current``)."""
+    """A digest of the core's SQL files (``onemap/db/sql``: names and text). ``onemap db
+    up`` records it in the database (``onemap_meta.schema_digest()``) once everything is
+    applied, so that a server can tell a database an older onemap set up (``check_current``).
+    The features' own SQL (the reports') is applied by the same ``db up`` but not digested."""
     h = hashlib.sha256()
     for name, text in sql_files():
         h.update(f"{name}\0{text}\0".encode())
